@@ -1,0 +1,247 @@
+// Package storage defines the Store interface every homeserver store
+// implements, and the plain record types that cross it.
+//
+// A Store owns persistence only: it never checks signatures or auth rules
+// and never talks to the network. Packages above it (rooms, federation, the
+// root package) depend on the few methods they use through their own narrow
+// interfaces; Store is the union a backend must provide. The conformance
+// suite in storage/storetest states the contract as tests, and every
+// backend (storage/sqlite, and later storage/postgres) must pass it.
+//
+// This package must not import any other package of the module.
+package storage
+
+import (
+	"context"
+	"errors"
+)
+
+// ErrNotFound is returned (wrapped) when a requested record does not exist.
+var ErrNotFound = errors.New("storage: not found")
+
+// EventStatus says how the homeserver judged a stored event.
+type EventStatus int
+
+const (
+	// StatusAccepted events passed every check and are part of the room.
+	StatusAccepted EventStatus = iota
+	// StatusRejected events failed auth against their auth events. They are
+	// kept only so they are not fetched again; they never change state and
+	// never reach the host.
+	StatusRejected
+	// StatusSoftFailed events passed auth against their auth events but not
+	// against the current state. They never change state nor reach the host.
+	StatusSoftFailed
+)
+
+// String returns the status as it is written in the store.
+func (s EventStatus) String() string {
+	switch s {
+	case StatusAccepted:
+		return "accepted"
+	case StatusRejected:
+		return "rejected"
+	case StatusSoftFailed:
+		return "soft_failed"
+	}
+	return "unknown"
+}
+
+// Room is the store's record of a room this server takes part in.
+type Room struct {
+	RoomID    string
+	Version   string // the room version, e.g. "10"
+	CreatedTS int64  // when this server first stored the room, ms since epoch
+}
+
+// Event is one PDU as stored. JSON is the full signed event exactly as it
+// must be served to other servers; the other fields are copies of values
+// inside it, kept for queries.
+type Event struct {
+	EventID        string
+	RoomID         string
+	Type           string
+	StateKey       *string // nil for non-state events
+	Sender         string
+	Depth          int64
+	OriginServerTS int64
+	PrevEvents     []string
+	JSON           []byte
+	Status         EventStatus
+	RejectReason   string // why the event was rejected or soft-failed
+	// StreamPos is assigned by the store when the event is first persisted:
+	// strictly increasing across the whole store, in persist order.
+	StreamPos int64
+}
+
+// EventUpdate is one event to persist together with what it changes.
+type EventUpdate struct {
+	Event Event
+	// SetState makes the event the current state for its (type, state_key).
+	// Ignored for non-state events and for events that are not accepted.
+	SetState bool
+	// Extremity lets the event take part in forward extremities: its
+	// prev_events stop being extremities, and it becomes one unless a stored
+	// event already lists it as a prev_event. Outliers (state and auth
+	// events received out of band) leave it false.
+	Extremity bool
+	// Destinations are servers the event must be sent to. The PDU is queued
+	// for each of them in the same transaction that stores the event.
+	Destinations []string
+}
+
+// RoomWrite is one atomic change to a room: either all of it is stored or
+// none of it is.
+type RoomWrite struct {
+	// Room, when set, creates the room record if it does not exist yet.
+	Room *Room
+	// Events are persisted in order. An event already stored is left as it
+	// is (its update is skipped, and its existing StreamPos is reported).
+	Events []EventUpdate
+}
+
+// Invite states, as the host sees them.
+const (
+	InvitePending  = "pending"
+	InviteAccepted = "accepted"
+	InviteRejected = "rejected"
+	InviteRevoked  = "revoked"
+)
+
+// Invite directions.
+const (
+	InviteInbound  = "in"  // a remote user invited one of our users
+	InviteOutbound = "out" // one of our users invited a remote user
+)
+
+// Invite is one (room, invitee) invite and where its lifecycle stands.
+type Invite struct {
+	RoomID      string
+	UserID      string // the invitee
+	Inviter     string
+	Direction   string // InviteInbound or InviteOutbound
+	EventID     string
+	RoomVersion string
+	EventJSON   []byte // the invite event signed by both servers
+	// RoomState is the stripped invite_room_state, a JSON array.
+	RoomState []byte
+	State     string // one of the Invite* states
+	CreatedTS int64
+	UpdatedTS int64
+}
+
+// SigningKey is one of this server's own ed25519 signing keys.
+type SigningKey struct {
+	KeyID     string // "ed25519:abc"
+	Seed      []byte // the 32-byte ed25519 seed
+	CreatedTS int64
+	// ExpiredTS is zero for the current key, and the time the key stopped
+	// being used for an old one (published in old_verify_keys).
+	ExpiredTS int64
+}
+
+// RemoteKey is a verify key of another server, cached after it was fetched
+// and checked.
+type RemoteKey struct {
+	ServerName   string
+	KeyID        string
+	PublicKey    []byte
+	ValidUntilTS int64 // ms; the key is valid for signatures up to this time
+	ExpiredTS    int64 // non-zero for keys seen in old_verify_keys
+	// Response is the raw, self-signed /_matrix/key/v2/server response the
+	// key came from, so a notary can serve it unchanged.
+	Response []byte
+}
+
+// Outbound payload kinds.
+const (
+	KindPDU = "pdu"
+	KindEDU = "edu"
+)
+
+// Transaction is a batch of queued PDUs and EDUs for one destination,
+// under a transaction ID that stays the same until it is acknowledged.
+type Transaction struct {
+	Destination string
+	TxnID       string
+	PDUs        [][]byte
+	EDUs        [][]byte
+}
+
+// Store is everything a homeserver persists.
+//
+// Contract: every method is safe for concurrent use by many goroutines and
+// by several Server values sharing nothing but the Store's own file or
+// connection. Writes are atomic: a method that returns an error has stored
+// nothing. Returned slices and byte slices belong to the caller. Lookups of
+// a missing single record return an error matching ErrNotFound.
+type Store interface {
+	// SigningKeys returns this server's own keys, the current one
+	// (ExpiredTS == 0) first, then old ones, newest first.
+	SigningKeys(ctx context.Context) ([]SigningKey, error)
+	// AddSigningKey stores a new key. Storing a key ID that exists is an error.
+	AddSigningKey(ctx context.Context, key SigningKey) error
+	// ExpireSigningKey marks a key as old from the given time.
+	ExpireSigningKey(ctx context.Context, keyID string, expiredTS int64) error
+
+	// RemoteKeys returns the cached keys of a server (any validity).
+	RemoteKeys(ctx context.Context, serverName string) ([]RemoteKey, error)
+	// StoreRemoteKeys inserts or replaces keys by (server name, key ID).
+	// A key already cached with a later ValidUntilTS is kept.
+	StoreRemoteKeys(ctx context.Context, keys []RemoteKey) error
+
+	// Room returns a room's record.
+	Room(ctx context.Context, roomID string) (Room, error)
+	// Rooms returns every room, oldest first.
+	Rooms(ctx context.Context) ([]Room, error)
+	// WriteRoom applies a RoomWrite atomically and returns the StreamPos of
+	// each of its events, in order. Events must belong to an existing room
+	// or to the room created by the same write.
+	WriteRoom(ctx context.Context, w RoomWrite) ([]int64, error)
+
+	// Event returns one event by ID, whatever its status.
+	Event(ctx context.Context, eventID string) (Event, error)
+	// Events returns the events among ids that are stored, in no set order.
+	Events(ctx context.Context, ids []string) ([]Event, error)
+	// RoomEvents returns the accepted events of a room with StreamPos
+	// greater than after, in stream order, at most limit of them.
+	RoomEvents(ctx context.Context, roomID string, after int64, limit int) ([]Event, error)
+	// CurrentState returns the room's current state events.
+	CurrentState(ctx context.Context, roomID string) ([]Event, error)
+	// StateEvent returns the current state event for (type, state key).
+	StateEvent(ctx context.Context, roomID, eventType, stateKey string) (Event, error)
+	// ForwardExtremities returns the IDs of the room's forward extremities,
+	// sorted.
+	ForwardExtremities(ctx context.Context, roomID string) ([]string, error)
+
+	// PutInvite inserts or replaces the invite for (room, invitee).
+	PutInvite(ctx context.Context, inv Invite) error
+	// Invite returns the invite for (room, invitee).
+	Invite(ctx context.Context, roomID, userID string) (Invite, error)
+	// Invites returns the invites of a user, newest first.
+	Invites(ctx context.Context, userID string) ([]Invite, error)
+	// SetInviteState moves an invite to a new state at time ts.
+	SetInviteState(ctx context.Context, roomID, userID, state string, ts int64) error
+
+	// EnqueueEDU queues an EDU (its full JSON) for a destination.
+	EnqueueEDU(ctx context.Context, destination string, edu []byte) error
+	// PendingDestinations lists the destinations with anything queued.
+	PendingDestinations(ctx context.Context) ([]string, error)
+	// NextTransaction returns the destination's unacknowledged transaction
+	// if there is one (same TxnID and content as before, even across a
+	// restart); otherwise it assigns a new TxnID to the oldest queued items,
+	// at most maxPDUs PDUs and maxEDUs EDUs, in queue order. It returns
+	// ErrNotFound when nothing is queued.
+	NextTransaction(ctx context.Context, destination string, maxPDUs, maxEDUs int) (Transaction, error)
+	// CompleteTransaction removes an acknowledged transaction's items.
+	CompleteTransaction(ctx context.Context, destination, txnID string) error
+
+	// InboundTransaction returns the stored response to a transaction an
+	// origin already sent us.
+	InboundTransaction(ctx context.Context, origin, txnID string) ([]byte, error)
+	// SaveInboundTransaction stores the response given to a transaction.
+	SaveInboundTransaction(ctx context.Context, origin, txnID string, response []byte) error
+
+	// Close releases the store's resources.
+	Close() error
+}
