@@ -1,0 +1,214 @@
+package rooms
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/embedmatrix/homeserver/storage"
+	"github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/tidwall/gjson"
+)
+
+// MaxPDUSize is the largest PDU accepted, in bytes of JSON (spec: 65536).
+const MaxPDUSize = 65536
+
+// Parse decodes an untrusted PDU of a given room version: canonical JSON
+// where the version requires it, size and field limits, and the content
+// hash (an event whose hash does not match is redacted, as the spec says).
+func Parse(version string, raw []byte) (gomatrixserverlib.PDU, error) {
+	v, err := Version(version)
+	if err != nil {
+		return nil, err
+	}
+	if len(raw) > MaxPDUSize {
+		return nil, fmt.Errorf("%w: PDU is %d bytes, over %d", ErrBadEvent, len(raw), MaxPDUSize)
+	}
+	ev, err := v.NewEventFromUntrustedJSON(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadEvent, err)
+	}
+	return ev, nil
+}
+
+// RoomIDOf reads the room_id of an untrusted PDU without decoding it.
+func RoomIDOf(raw []byte) (string, error) {
+	r := gjson.GetBytes(raw, "room_id")
+	if r.Type != gjson.String || r.Str == "" {
+		return "", fmt.Errorf("%w: no room_id", ErrBadEvent)
+	}
+	return r.Str, nil
+}
+
+// VerifySignatures checks the signatures an event needs (the sender's
+// server, and for invites also the invitee's server).
+func (e *Engine) VerifySignatures(ctx context.Context, ev gomatrixserverlib.PDU) error {
+	if err := gomatrixserverlib.VerifyEventSignatures(ctx, ev, e.cfg.Verifier, UserIDForSender); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrBadSignature, ev.EventID(), err)
+	}
+	return nil
+}
+
+// VerifySenderSignature checks only the sender's server signature: used
+// for an invite this server is about to co-sign.
+func (e *Engine) VerifySenderSignature(ctx context.Context, ev gomatrixserverlib.PDU) error {
+	server, err := ServerOf(string(ev.SenderID()))
+	if err != nil {
+		return err
+	}
+	v, err := Version(string(ev.Version()))
+	if err != nil {
+		return err
+	}
+	redacted, err := v.RedactEventJSON(ev.JSON())
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrBadEvent, err)
+	}
+	res, err := e.cfg.Verifier.VerifyJSONs(ctx, []gomatrixserverlib.VerifyJSONRequest{{
+		ServerName: server, AtTS: ev.OriginServerTS(), Message: redacted,
+		ValidityCheckingFunc: v.SignatureValidityCheck,
+	}})
+	if err != nil {
+		return fmt.Errorf("rooms: verify: %w", err)
+	}
+	if res[0].Error != nil {
+		return fmt.Errorf("%w: %s: %v", ErrBadSignature, ev.EventID(), res[0].Error)
+	}
+	return nil
+}
+
+// ProcessInbound checks and persists one PDU received over federation
+// from origin. It returns the event ID and nil when the event was stored as
+// accepted or soft-failed (or was already known), and an error saying why
+// otherwise. An event with a bad signature is never stored; one that fails
+// the auth rules is stored as rejected so it is not fetched again.
+func (e *Engine) ProcessInbound(ctx context.Context, origin spec.ServerName, raw json.RawMessage) (string, error) {
+	roomID, err := RoomIDOf(raw)
+	if err != nil {
+		return "", err
+	}
+	v, err := e.roomVersion(ctx, roomID)
+	if err != nil {
+		return "", err
+	}
+	ev, err := Parse(string(v.Version()), raw)
+	if err != nil {
+		return "", err
+	}
+	if ev.RoomID().String() != roomID {
+		return ev.EventID(), fmt.Errorf("%w: room ID mismatch", ErrBadEvent)
+	}
+	if _, err := e.cfg.Store.Event(ctx, ev.EventID()); err == nil {
+		return ev.EventID(), nil
+	} else if !errors.Is(err, storage.ErrNotFound) {
+		return ev.EventID(), fmt.Errorf("rooms: lookup: %w", err)
+	}
+	if err := e.VerifySignatures(ctx, ev); err != nil {
+		return ev.EventID(), err
+	}
+	unlock := e.lock(roomID)
+	defer unlock()
+	return ev.EventID(), e.accept(ctx, v, ev, origin)
+}
+
+// accept runs the auth checks on a signature-checked event and persists it.
+// Spec: https://spec.matrix.org/v1.16/server-server-api/#checks-performed-on-receipt-of-a-pdu
+func (e *Engine) accept(ctx context.Context, v gomatrixserverlib.IRoomVersion, ev gomatrixserverlib.PDU, origin spec.ServerName) error {
+	roomID := ev.RoomID().String()
+	// 4. Passes authorization rules based on the event's auth events.
+	authEvents, err := e.loadAuthEvents(ctx, v, ev)
+	if err != nil {
+		return err
+	}
+	if reason := e.authCheck(ctx, v, ev, authEvents); reason != nil {
+		e.storeJudged(ctx, ev, storage.StatusRejected, reason)
+		return fmt.Errorf("%w: %v", ErrNotAllowed, reason)
+	}
+	// 6. Passes authorization rules based on the current state of the room,
+	// otherwise it is "soft failed": stored, but it does not change state
+	// and is not shown.
+	state, err := e.currentState(ctx, v, roomID)
+	if err != nil {
+		return err
+	}
+	if reason := e.authCheck(ctx, v, ev, state); reason != nil {
+		e.storeJudged(ctx, ev, storage.StatusSoftFailed, reason)
+		e.log.Info("soft-failed event", "event_id", ev.EventID(), "reason", reason)
+		return nil
+	}
+	pos, err := e.cfg.Store.WriteRoom(ctx, storage.RoomWrite{Events: []storage.EventUpdate{
+		update(ev, storage.StatusAccepted, "", true, nil),
+	}})
+	if err != nil {
+		return fmt.Errorf("rooms: persist %s: %w", ev.EventID(), err)
+	}
+	e.cfg.OnAccepted(Accepted{Event: ev, StreamPos: pos[0]})
+	return nil
+}
+
+// loadAuthEvents fetches the event's auth events from the store. A missing
+// or rejected auth event is an error (fetching them is the gap filler's job).
+func (e *Engine) loadAuthEvents(ctx context.Context, v gomatrixserverlib.IRoomVersion, ev gomatrixserverlib.PDU) ([]gomatrixserverlib.PDU, error) {
+	ids := ev.AuthEventIDs()
+	stored, err := e.cfg.Store.Events(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("rooms: load auth events: %w", err)
+	}
+	if len(stored) != len(uniq(ids)) {
+		return nil, fmt.Errorf("%w: %d of %d auth events of %s unknown", ErrMissingAuthEvents, len(uniq(ids))-len(stored), len(uniq(ids)), ev.EventID())
+	}
+	out := make([]gomatrixserverlib.PDU, 0, len(stored))
+	for _, s := range stored {
+		if s.Status == storage.StatusRejected {
+			return nil, fmt.Errorf("%w: auth event %s was rejected", ErrNotAllowed, s.EventID)
+		}
+		if s.RoomID != ev.RoomID().String() {
+			return nil, fmt.Errorf("%w: auth event %s is in another room", ErrNotAllowed, s.EventID)
+		}
+		p, err := pdu(v, s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// authCheck returns why ev is not allowed against the given events, or nil.
+func (e *Engine) authCheck(ctx context.Context, v gomatrixserverlib.IRoomVersion, ev gomatrixserverlib.PDU, events []gomatrixserverlib.PDU) error {
+	if ev.Type() == spec.MRoomCreate {
+		provider, err := gomatrixserverlib.NewAuthEvents(nil)
+		if err != nil {
+			return err
+		}
+		return gomatrixserverlib.Allowed(ev, provider, UserIDForSender)
+	}
+	provider, err := e.authProvider(ctx, v, ev.RoomID().String(), events)
+	if err != nil {
+		return err
+	}
+	return gomatrixserverlib.Allowed(ev, provider, UserIDForSender)
+}
+
+func (e *Engine) storeJudged(ctx context.Context, ev gomatrixserverlib.PDU, status storage.EventStatus, reason error) {
+	_, err := e.cfg.Store.WriteRoom(ctx, storage.RoomWrite{Events: []storage.EventUpdate{
+		update(ev, status, reason.Error(), false, nil),
+	}})
+	if err != nil {
+		e.log.Warn("could not store judged event", "event_id", ev.EventID(), "status", status, "err", err)
+	}
+}
+
+func uniq(ids []string) []string {
+	seen := make(map[string]struct{}, len(ids))
+	out := ids[:0:0]
+	for _, id := range ids {
+		if _, ok := seen[id]; !ok {
+			seen[id] = struct{}{}
+			out = append(out, id)
+		}
+	}
+	return out
+}

@@ -1,0 +1,280 @@
+package rooms
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/embedmatrix/homeserver/storage"
+	"github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+)
+
+// ErrIncompatibleVersion is returned by MakeJoin when the joining server
+// supports none of the room's version.
+var ErrIncompatibleVersion = fmt.Errorf("rooms: incompatible room version")
+
+// MakeJoin answers a remote server's make_join: a join event template for
+// userID on top of the room, checked against the current state so a user
+// who may not join learns it now.
+// https://spec.matrix.org/v1.16/server-server-api/#get_matrixfederationv1make_joinroomiduserid
+func (e *Engine) MakeJoin(ctx context.Context, roomID, userID string, supported []string) (gomatrixserverlib.ProtoEvent, string, error) {
+	v, err := e.roomVersion(ctx, roomID)
+	if err != nil {
+		return gomatrixserverlib.ProtoEvent{}, "", err
+	}
+	ok := false
+	for _, s := range supported {
+		if s == string(v.Version()) {
+			ok = true
+		}
+	}
+	if !ok {
+		return gomatrixserverlib.ProtoEvent{}, string(v.Version()), fmt.Errorf("%w: room is version %s", ErrIncompatibleVersion, v.Version())
+	}
+	unlock := e.lock(roomID)
+	defer unlock()
+	sk := userID
+	// buildOnTop signs with our key; the joining server re-signs. Building
+	// the full event lets the auth rules run before we answer.
+	ev, _, err := e.buildOnTop(ctx, roomID, userID, spec.MRoomMember, &sk, map[string]any{"membership": spec.Join})
+	if err != nil {
+		return gomatrixserverlib.ProtoEvent{}, "", err
+	}
+	return gomatrixserverlib.ProtoEvent{
+		SenderID: userID, RoomID: roomID, Type: spec.MRoomMember, StateKey: &sk,
+		PrevEvents: ev.PrevEventIDs(), AuthEvents: ev.AuthEventIDs(), Depth: ev.Depth(),
+		Content: ev.Content(),
+	}, string(v.Version()), nil
+}
+
+// SendJoinResult is what a send_join answers: the state before the join
+// and the auth chain of that state and of the join.
+type SendJoinResult struct {
+	Event     gomatrixserverlib.PDU
+	State     []gomatrixserverlib.PDU
+	AuthChain []gomatrixserverlib.PDU
+}
+
+// SendJoin accepts a remote user's signed join (v2 send_join): it must be a
+// join whose state_key is its sender, from a user of the origin server,
+// with the path's event ID, allowed by the auth rules. It is stored, sent
+// to every other server in the room, and the state before it returned.
+func (e *Engine) SendJoin(ctx context.Context, origin spec.ServerName, roomID, eventID string, raw json.RawMessage) (*SendJoinResult, error) {
+	v, err := e.roomVersion(ctx, roomID)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := Parse(string(v.Version()), raw)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkMembershipEvent(ev, roomID, eventID, origin, spec.Join); err != nil {
+		return nil, err
+	}
+	if err := e.VerifySignatures(ctx, ev); err != nil {
+		return nil, err
+	}
+	unlock := e.lock(roomID)
+	defer unlock()
+	state, err := e.currentState(ctx, v, roomID)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := e.cfg.Store.Event(ctx, ev.EventID()); err != nil {
+		authEvents, err := e.loadAuthEvents(ctx, v, ev)
+		if err != nil {
+			return nil, err
+		}
+		if reason := e.authCheck(ctx, v, ev, authEvents); reason != nil {
+			return nil, fmt.Errorf("%w: %v", ErrNotAllowed, reason)
+		}
+		if reason := e.authCheck(ctx, v, ev, state); reason != nil {
+			return nil, fmt.Errorf("%w: %v", ErrNotAllowed, reason)
+		}
+		if err := e.persistInbound(ctx, ev, state, origin); err != nil {
+			return nil, err
+		}
+	}
+	chain, err := e.authChain(ctx, v, append(state[:len(state):len(state)], ev))
+	if err != nil {
+		return nil, err
+	}
+	return &SendJoinResult{Event: ev, State: state, AuthChain: chain}, nil
+}
+
+// persistInbound stores a remote event this server must relay (a join or
+// leave made through us) to the room's other servers.
+func (e *Engine) persistInbound(ctx context.Context, ev gomatrixserverlib.PDU, state []gomatrixserverlib.PDU, origin spec.ServerName) error {
+	dests := e.destinations(applyState(state, ev), nil, origin)
+	pos, err := e.cfg.Store.WriteRoom(ctx, storage.RoomWrite{Events: []storage.EventUpdate{
+		update(ev, storage.StatusAccepted, "", true, dests),
+	}})
+	if err != nil {
+		return fmt.Errorf("rooms: persist %s: %w", ev.EventID(), err)
+	}
+	if len(dests) > 0 {
+		e.cfg.OnQueued(dests)
+	}
+	e.cfg.OnAccepted(Accepted{Event: ev, StreamPos: pos[0]})
+	return nil
+}
+
+// checkMembershipEvent checks the shape send_join and send_leave require.
+func checkMembershipEvent(ev gomatrixserverlib.PDU, roomID, eventID string, origin spec.ServerName, want string) error {
+	if ev.EventID() != eventID {
+		return fmt.Errorf("%w: event ID %s does not match the path's %s", ErrBadEvent, ev.EventID(), eventID)
+	}
+	if ev.RoomID().String() != roomID {
+		return fmt.Errorf("%w: room ID does not match the path", ErrBadEvent)
+	}
+	if ev.Type() != spec.MRoomMember {
+		return fmt.Errorf("%w: not a membership event", ErrBadEvent)
+	}
+	if m, err := ev.Membership(); err != nil || m != want {
+		return fmt.Errorf("%w: membership is not %s", ErrBadEvent, want)
+	}
+	if ev.StateKey() == nil || *ev.StateKey() != string(ev.SenderID()) {
+		return fmt.Errorf("%w: state_key must equal the sender", ErrBadEvent)
+	}
+	server, err := ServerOf(string(ev.SenderID()))
+	if err != nil {
+		return err
+	}
+	if server != origin {
+		return fmt.Errorf("%w: sender %s is not on the origin server %s", ErrBadEvent, ev.SenderID(), origin)
+	}
+	return nil
+}
+
+// JoinFromResponse stores a room this server joined through another
+// server's send_join: the auth chain and state (each event parsed, signature
+// checked and auth-checked; events that fail are left out), then our join.
+func (e *Engine) JoinFromResponse(ctx context.Context, version string, join gomatrixserverlib.PDU, stateJSON, authJSON []json.RawMessage) error {
+	v, err := Version(version)
+	if err != nil {
+		return err
+	}
+	roomID := join.RoomID().String()
+	unlock := e.lock(roomID)
+	defer unlock()
+
+	byID := map[string]gomatrixserverlib.PDU{}
+	isState := map[string]bool{}
+	parse := func(list []json.RawMessage, state bool) {
+		for _, raw := range list {
+			ev, err := Parse(version, raw)
+			if err != nil || ev.RoomID().String() != roomID {
+				e.log.Warn("dropping bad event from send_join", "err", err)
+				continue
+			}
+			byID[ev.EventID()] = ev
+			if state {
+				isState[ev.EventID()] = true
+			}
+		}
+	}
+	parse(authJSON, false)
+	parse(stateJSON, true)
+
+	// Auth-check in depth order: an event's auth events are always older.
+	ordered := make([]gomatrixserverlib.PDU, 0, len(byID))
+	for _, ev := range byID {
+		ordered = append(ordered, ev)
+	}
+	sort.Slice(ordered, func(i, j int) bool {
+		if ordered[i].Depth() != ordered[j].Depth() {
+			return ordered[i].Depth() < ordered[j].Depth()
+		}
+		return ordered[i].EventID() < ordered[j].EventID()
+	})
+	var create gomatrixserverlib.PDU
+	for _, ev := range ordered {
+		if ev.Type() == spec.MRoomCreate && ev.StateKeyEquals("") {
+			create = ev
+		}
+	}
+	if create == nil {
+		return fmt.Errorf("%w: send_join response has no create event", ErrBadEvent)
+	}
+	if cv := gjsonString(create.Content(), "room_version"); cv != "" && cv != version && !(cv == "" && version == "1") {
+		return fmt.Errorf("%w: create event says version %s, make_join said %s", ErrBadEvent, cv, version)
+	}
+	good := map[string]gomatrixserverlib.PDU{}
+	var writes []storage.EventUpdate
+	var state []gomatrixserverlib.PDU
+	for _, ev := range ordered {
+		if err := e.VerifySignatures(ctx, ev); err != nil {
+			e.log.Warn("dropping unverifiable event from send_join", "event_id", ev.EventID(), "err", err)
+			continue
+		}
+		var auth []gomatrixserverlib.PDU
+		missing := false
+		for _, id := range ev.AuthEventIDs() {
+			a, ok := good[id]
+			if !ok {
+				missing = true
+				break
+			}
+			auth = append(auth, a)
+		}
+		if !missing && ev.Type() != spec.MRoomCreate {
+			if v.DomainlessRoomIDs() {
+				auth = append(auth, create)
+			}
+			provider, err := gomatrixserverlib.NewAuthEvents(auth)
+			if err == nil {
+				err = gomatrixserverlib.Allowed(ev, provider, UserIDForSender)
+			}
+			if err != nil {
+				missing = true
+			}
+		}
+		if missing {
+			e.log.Warn("dropping event failing auth from send_join", "event_id", ev.EventID())
+			continue
+		}
+		good[ev.EventID()] = ev
+		u := update(ev, storage.StatusAccepted, "", false, nil)
+		u.SetState = isState[ev.EventID()]
+		writes = append(writes, u)
+		if u.SetState {
+			state = append(state, ev)
+		}
+	}
+	if _, ok := good[create.EventID()]; !ok {
+		return fmt.Errorf("%w: the create event did not verify", ErrBadSignature)
+	}
+	if err := e.authCheck(ctx, v, join, state); err != nil {
+		// authCheck needs the create event in the store for v12; check
+		// directly against the verified state instead.
+		provider, perr := gomatrixserverlib.NewAuthEvents(state)
+		if perr != nil {
+			return perr
+		}
+		if aerr := gomatrixserverlib.Allowed(join, provider, UserIDForSender); aerr != nil {
+			return fmt.Errorf("%w: our join: %v", ErrNotAllowed, aerr)
+		}
+	}
+	writes = append(writes, update(join, storage.StatusAccepted, "", true, nil))
+	pos, err := e.cfg.Store.WriteRoom(ctx, storage.RoomWrite{
+		Room:   &storage.Room{RoomID: roomID, Version: version, CreatedTS: time.Now().UnixMilli()},
+		Events: writes,
+	})
+	if err != nil {
+		return fmt.Errorf("rooms: store joined room: %w", err)
+	}
+	for i, w := range writes {
+		if !w.SetState && !w.Extremity {
+			continue
+		}
+		ev := good[w.Event.EventID]
+		if i == len(writes)-1 {
+			ev = join
+		}
+		e.cfg.OnAccepted(Accepted{Event: ev, StreamPos: pos[i]})
+	}
+	return nil
+}
