@@ -13,6 +13,8 @@ type Error struct {
 	Status  int
 	ErrCode string
 	Message string
+	// Extra fields added to the JSON body (e.g. room_version).
+	Extra map[string]any
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.ErrCode, e.Message) }
@@ -54,8 +56,8 @@ func writeError(w http.ResponseWriter, err error) {
 		me = &Error{Status: http.StatusInternalServerError, ErrCode: CodeUnknown, Message: "internal error"}
 	}
 	body := map[string]any{"errcode": me.ErrCode, "error": me.Message}
-	if me.ErrCode == CodeIncompatibleVer {
-		body["room_version"] = ""
+	for k, v := range me.Extra {
+		body[k] = v
 	}
 	writeJSON(w, me.Status, body)
 }

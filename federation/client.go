@@ -1,0 +1,115 @@
+package federation
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/embedmatrix/homeserver/rooms"
+	"github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/fclient"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+)
+
+// Client makes signed requests to other servers. It wraps
+// gomatrixserverlib's fclient (which signs with X-Matrix) over our
+// Transport, and adds the calls whose fclient form does not fit us.
+type Client struct {
+	id *Identity
+	fc fclient.FederationClient
+}
+
+// NewClient returns a Client signing as id over transport.
+func NewClient(id *Identity, transport *Transport, timeout time.Duration) *Client {
+	if timeout == 0 {
+		timeout = 30 * time.Second
+	}
+	fc := fclient.NewFederationClient(
+		[]*fclient.SigningIdentity{{ServerName: id.ServerName, KeyID: id.KeyID, PrivateKey: id.PrivateKey}},
+		fclient.WithTransport(transport), fclient.WithTimeout(timeout),
+		fclient.WithUserAgent("embedmatrix-homeserver"),
+	)
+	return &Client{id: id, fc: fc}
+}
+
+// Federation returns the underlying fclient for calls not wrapped here.
+func (c *Client) Federation() fclient.FederationClient { return c.fc }
+
+// GetServerKeys fetches a server's self-signed keys (implements KeyClient).
+func (c *Client) GetServerKeys(ctx context.Context, server spec.ServerName) (gomatrixserverlib.ServerKeys, error) {
+	return c.fc.GetServerKeys(ctx, server)
+}
+
+// Do sends a signed request to dest and decodes a 2xx JSON answer into out.
+// A non-2xx answer is a gomatrix.HTTPError carrying the Matrix error.
+func (c *Client) Do(ctx context.Context, method string, dest spec.ServerName, path string, body, out any) error {
+	req := fclient.NewFederationRequest(method, c.id.ServerName, dest, path)
+	if body != nil {
+		if err := req.SetContent(body); err != nil {
+			return fmt.Errorf("federation: encode request: %w", err)
+		}
+	}
+	if err := req.Sign(c.id.ServerName, c.id.KeyID, c.id.PrivateKey); err != nil {
+		return fmt.Errorf("federation: sign request: %w", err)
+	}
+	hreq, err := req.HTTPRequest()
+	if err != nil {
+		return fmt.Errorf("federation: build request: %w", err)
+	}
+	if out == nil {
+		out = &json.RawMessage{}
+	}
+	return c.fc.DoRequestAndParseResponse(ctx, hreq, out)
+}
+
+// MakeJoin asks dest for a join template, offering only the room versions
+// this server supports.
+func (c *Client) MakeJoin(ctx context.Context, dest spec.ServerName, roomID, userID string) (fclient.RespMakeJoin, error) {
+	q := make([]string, 0, len(rooms.SupportedVersions))
+	for _, v := range rooms.SupportedVersions {
+		q = append(q, "ver="+url.QueryEscape(string(v)))
+	}
+	path := "/_matrix/federation/v1/make_join/" + url.PathEscape(roomID) + "/" + url.PathEscape(userID) + "?" + strings.Join(q, "&")
+	var res fclient.RespMakeJoin
+	err := c.Do(ctx, "GET", dest, path, nil, &res)
+	return res, err
+}
+
+// SendJoin sends our signed join through dest (v2).
+func (c *Client) SendJoin(ctx context.Context, dest spec.ServerName, ev gomatrixserverlib.PDU) (fclient.RespSendJoin, error) {
+	return c.fc.SendJoin(ctx, c.id.ServerName, dest, ev)
+}
+
+// SendInvite asks the invitee's server to co-sign an invite (v2).
+func (c *Client) SendInvite(ctx context.Context, dest spec.ServerName, ev gomatrixserverlib.PDU, state []gomatrixserverlib.InviteStrippedState) (fclient.RespInviteV2, error) {
+	req, err := fclient.NewInviteV2Request(ev, state)
+	if err != nil {
+		return fclient.RespInviteV2{}, fmt.Errorf("federation: invite request: %w", err)
+	}
+	return c.fc.SendInviteV2(ctx, c.id.ServerName, dest, req)
+}
+
+// txnBody is the JSON of PUT /send/{txnId}.
+type txnBody struct {
+	Origin         spec.ServerName   `json:"origin"`
+	OriginServerTS spec.Timestamp    `json:"origin_server_ts"`
+	PDUs           []json.RawMessage `json:"pdus"`
+	EDUs           []json.RawMessage `json:"edus,omitempty"`
+}
+
+// SendTransaction pushes PDUs and EDUs (raw JSON) to dest.
+func (c *Client) SendTransaction(ctx context.Context, dest spec.ServerName, txnID string, pdus, edus [][]byte) (fclient.RespSend, error) {
+	body := txnBody{Origin: c.id.ServerName, OriginServerTS: spec.AsTimestamp(time.Now()), PDUs: []json.RawMessage{}}
+	for _, p := range pdus {
+		body.PDUs = append(body.PDUs, p)
+	}
+	for _, e := range edus {
+		body.EDUs = append(body.EDUs, e)
+	}
+	var res fclient.RespSend
+	err := c.Do(ctx, "PUT", dest, "/_matrix/federation/v1/send/"+url.PathEscape(txnID), body, &res)
+	return res, err
+}

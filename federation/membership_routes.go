@@ -1,0 +1,117 @@
+package federation
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/embedmatrix/homeserver/rooms"
+	"github.com/embedmatrix/homeserver/storage"
+	"github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+)
+
+// invite serves PUT /_matrix/federation/v2/invite/{roomID}/{eventID}: a
+// remote user invites one of ours. We check the event, co-sign it, store
+// the invite as pending and tell the host.
+// https://spec.matrix.org/v1.16/server-server-api/#put_matrixfederationv2inviteroomideventid
+func (s *Server) invite(ctx context.Context, req *request) (any, error) {
+	var body struct {
+		RoomVersion     string          `json:"room_version"`
+		Event           json.RawMessage `json:"event"`
+		InviteRoomState json.RawMessage `json:"invite_room_state"`
+	}
+	if err := decode(req.content, &body); err != nil {
+		return nil, err
+	}
+	if _, err := rooms.Version(body.RoomVersion); err != nil {
+		return nil, &Error{Status: http.StatusBadRequest, ErrCode: CodeIncompatibleVer,
+			Message: "room version not supported", Extra: map[string]any{"room_version": body.RoomVersion}}
+	}
+	ev, err := rooms.Parse(body.RoomVersion, body.Event)
+	if err != nil {
+		return nil, roomError(err)
+	}
+	if ev.EventID() != req.vars["eventID"] || ev.RoomID().String() != req.vars["roomID"] {
+		return nil, errorf(http.StatusBadRequest, CodeBadJSON, "event does not match the path")
+	}
+	if ev.Type() != spec.MRoomMember || ev.StateKey() == nil {
+		return nil, errorf(http.StatusBadRequest, CodeBadJSON, "not a membership event")
+	}
+	if m, err := ev.Membership(); err != nil || m != spec.Invite {
+		return nil, errorf(http.StatusBadRequest, CodeBadJSON, "membership is not invite")
+	}
+	invitee, err := rooms.ServerOf(*ev.StateKey())
+	if err != nil || invitee != s.cfg.Identity.ServerName {
+		return nil, errorf(http.StatusBadRequest, CodeBadJSON, "invitee is not a user of this server")
+	}
+	sender, err := rooms.ServerOf(string(ev.SenderID()))
+	if err != nil || sender != req.origin {
+		return nil, errorf(http.StatusForbidden, CodeForbidden, "the inviter is not on the requesting server")
+	}
+	if err := s.cfg.Rooms.VerifySenderSignature(ctx, ev); err != nil {
+		return nil, errorf(http.StatusForbidden, CodeForbidden, "%v", err)
+	}
+	if len(body.InviteRoomState) == 0 || !json.Valid(body.InviteRoomState) {
+		body.InviteRoomState = json.RawMessage("[]")
+	}
+	id := s.cfg.Identity
+	signed := ev.Sign(string(id.ServerName), id.KeyID, id.PrivateKey)
+	now := time.Now().UnixMilli()
+	inv := storage.Invite{
+		RoomID: ev.RoomID().String(), UserID: *ev.StateKey(), Inviter: string(ev.SenderID()),
+		Direction: storage.InviteInbound, EventID: ev.EventID(), RoomVersion: body.RoomVersion,
+		EventJSON: signed.JSON(), RoomState: body.InviteRoomState, State: storage.InvitePending,
+		CreatedTS: now, UpdatedTS: now,
+	}
+	if err := s.cfg.Store.PutInvite(ctx, inv); err != nil {
+		return nil, err
+	}
+	s.cfg.OnInvite(inv)
+	return map[string]json.RawMessage{"event": signed.JSON()}, nil
+}
+
+// makeJoin serves GET /_matrix/federation/v1/make_join/{roomID}/{userID}.
+func (s *Server) makeJoin(ctx context.Context, req *request) (any, error) {
+	userID := req.vars["userID"]
+	server, err := rooms.ServerOf(userID)
+	if err != nil {
+		return nil, errorf(http.StatusBadRequest, CodeInvalidParam, "bad user ID")
+	}
+	if server != req.origin {
+		return nil, errorf(http.StatusForbidden, CodeForbidden, "the user is not on the requesting server")
+	}
+	vers := req.http.URL.Query()["ver"]
+	if len(vers) == 0 {
+		vers = []string{"1"} // spec: no ver means version 1 only
+	}
+	proto, version, err := s.cfg.Rooms.MakeJoin(ctx, req.vars["roomID"], userID, vers)
+	if errors.Is(err, rooms.ErrIncompatibleVersion) {
+		return nil, &Error{Status: http.StatusBadRequest, ErrCode: CodeIncompatibleVer,
+			Message: "your server does not support this room's version", Extra: map[string]any{"room_version": version}}
+	}
+	if err != nil {
+		return nil, roomError(err)
+	}
+	return map[string]any{"event": proto, "room_version": version}, nil
+}
+
+// sendJoin serves PUT /_matrix/federation/v2/send_join/{roomID}/{eventID}.
+func (s *Server) sendJoin(ctx context.Context, req *request) (any, error) {
+	if len(req.content) == 0 {
+		return nil, errorf(http.StatusBadRequest, CodeNotJSON, "missing event")
+	}
+	res, err := s.cfg.Rooms.SendJoin(ctx, req.origin, req.vars["roomID"], req.vars["eventID"], req.content)
+	if err != nil {
+		return nil, roomError(err)
+	}
+	return map[string]any{
+		"origin":          s.cfg.Identity.ServerName,
+		"state":           gomatrixserverlib.NewEventJSONsFromEvents(res.State),
+		"auth_chain":      gomatrixserverlib.NewEventJSONsFromEvents(res.AuthChain),
+		"event":           json.RawMessage(res.Event.JSON()),
+		"members_omitted": false,
+	}, nil
+}

@@ -1,0 +1,60 @@
+package federation
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/embedmatrix/homeserver/storage"
+	"github.com/matrix-org/gomatrixserverlib/fclient"
+)
+
+// send serves PUT /_matrix/federation/v1/send/{txnID}. It always answers
+// 200 with a result per PDU once the transaction is well-formed: a bad PDU
+// never fails the transaction, because peers back off all traffic to a
+// server that errors on /send. Every accepted PDU is persisted before the
+// answer. A repeated (origin, txnID) gets the first answer again without
+// reprocessing.
+// https://spec.matrix.org/v1.16/server-server-api/#put_matrixfederationv1sendtxnid
+func (s *Server) send(ctx context.Context, req *request) (any, error) {
+	txnID := req.vars["txnID"]
+	if prev, err := s.cfg.Store.InboundTransaction(ctx, string(req.origin), txnID); err == nil {
+		return json.RawMessage(prev), nil
+	} else if !errors.Is(err, storage.ErrNotFound) {
+		return nil, err
+	}
+	var body struct {
+		PDUs []json.RawMessage `json:"pdus"`
+		EDUs []json.RawMessage `json:"edus"`
+	}
+	if err := decode(req.content, &body); err != nil {
+		return nil, err
+	}
+	if len(body.PDUs) > MaxPDUsPerTxn || len(body.EDUs) > MaxEDUsPerTxn {
+		return nil, errorf(http.StatusBadRequest, CodeBadJSON, "a transaction holds at most %d PDUs and %d EDUs", MaxPDUsPerTxn, MaxEDUsPerTxn)
+	}
+	res := fclient.RespSend{PDUs: map[string]fclient.PDUResult{}}
+	for _, raw := range body.PDUs {
+		eventID, err := s.cfg.Rooms.ProcessInbound(ctx, req.origin, raw)
+		if eventID == "" {
+			// Without an event ID there is no key to report under.
+			s.log.Info("dropping undecodable PDU", "origin", req.origin, "err", err)
+			continue
+		}
+		if err != nil {
+			s.log.Info("refused PDU", "origin", req.origin, "event_id", eventID, "err", err)
+			res.PDUs[eventID] = fclient.PDUResult{Error: err.Error()}
+			continue
+		}
+		res.PDUs[eventID] = fclient.PDUResult{}
+	}
+	out, err := json.Marshal(res)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.cfg.Store.SaveInboundTransaction(ctx, string(req.origin), txnID, out); err != nil {
+		s.log.Warn("could not save transaction result", "origin", req.origin, "txn", txnID, "err", err)
+	}
+	return json.RawMessage(out), nil
+}

@@ -1,0 +1,261 @@
+package federation
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/embedmatrix/homeserver/rooms"
+	"github.com/embedmatrix/homeserver/storage"
+	"github.com/gorilla/mux"
+	"github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+)
+
+// DefaultMaxBodyBytes bounds inbound request bodies: room for a full
+// transaction of 50 PDUs of 64 KiB each plus EDUs.
+const DefaultMaxBodyBytes = 8 << 20
+
+// InboundStore is the part of storage.Store the inbound routes use.
+type InboundStore interface {
+	RemoteKeyStore
+	PutInvite(ctx context.Context, inv storage.Invite) error
+	InboundTransaction(ctx context.Context, origin, txnID string) ([]byte, error)
+	SaveInboundTransaction(ctx context.Context, origin, txnID string, response []byte) error
+}
+
+// ServerConfig wires the inbound side.
+type ServerConfig struct {
+	Identity *Identity
+	KeyRing  *KeyRing
+	Rooms    *rooms.Engine
+	Store    InboundStore
+	Logger   *slog.Logger
+	// MaxBodyBytes bounds request bodies; zero means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// WellKnownServer is served as m.server in /.well-known/matrix/server;
+	// empty means the server name itself.
+	WellKnownServer string
+	// OnInvite is called after an inbound invite for a local user is
+	// co-signed and stored.
+	OnInvite func(storage.Invite)
+	// OnOriginSeen is called for every authenticated request, so the send
+	// queue can stop backing off a server that is evidently up.
+	OnOriginSeen func(origin string)
+	// SoftwareVersion is reported by /_matrix/federation/v1/version.
+	SoftwareVersion string
+}
+
+// Server serves the federation and key APIs.
+type Server struct {
+	cfg    ServerConfig
+	log    *slog.Logger
+	router *mux.Router
+}
+
+// NewServer returns a Server.
+func NewServer(cfg ServerConfig) *Server {
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.OnInvite == nil {
+		cfg.OnInvite = func(storage.Invite) {}
+	}
+	if cfg.OnOriginSeen == nil {
+		cfg.OnOriginSeen = func(string) {}
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger}
+	s.router = s.routes()
+	return s
+}
+
+// ServeHTTP serves every route of the server-server and key APIs and the
+// server's .well-known file. Panics in a handler are recovered into a 500.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("panic in federation handler", "path", r.URL.Path, "panic", p)
+			writeError(w, errorf(http.StatusInternalServerError, CodeUnknown, "internal error"))
+		}
+	}()
+	s.router.ServeHTTP(w, r)
+}
+
+func (s *Server) routes() *mux.Router {
+	r := mux.NewRouter().UseEncodedPath()
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, errorf(http.StatusNotFound, CodeUnrecognized, "unrecognized request"))
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, errorf(http.StatusMethodNotAllowed, CodeUnrecognized, "method not allowed"))
+	})
+	r.HandleFunc("/.well-known/matrix/server", s.wellKnown).Methods(http.MethodGet)
+	r.HandleFunc("/_matrix/key/v2/server", s.serverKeys).Methods(http.MethodGet)
+	r.HandleFunc("/_matrix/key/v2/server/{keyID}", s.serverKeys).Methods(http.MethodGet)
+	r.HandleFunc("/_matrix/key/v2/query/{serverName}", s.notaryGet).Methods(http.MethodGet)
+	r.HandleFunc("/_matrix/key/v2/query", s.notaryPost).Methods(http.MethodPost)
+	r.HandleFunc("/_matrix/federation/v1/version", s.version).Methods(http.MethodGet)
+
+	fed := r.PathPrefix("/_matrix/federation").Subrouter()
+	fed.Handle("/v1/send/{txnID}", s.authed(s.send)).Methods(http.MethodPut)
+	fed.Handle("/v2/invite/{roomID}/{eventID}", s.authed(s.invite)).Methods(http.MethodPut)
+	fed.Handle("/v1/make_join/{roomID}/{userID}", s.authed(s.makeJoin)).Methods(http.MethodGet)
+	fed.Handle("/v2/send_join/{roomID}/{eventID}", s.authed(s.sendJoin)).Methods(http.MethodPut)
+	return r
+}
+
+// request is an authenticated federation request.
+type request struct {
+	origin  spec.ServerName
+	content []byte
+	vars    map[string]string
+	http    *http.Request
+}
+
+type handler func(ctx context.Context, req *request) (any, error)
+
+// authed wraps a handler with the spec's request authentication: the body
+// is size-limited, the X-Matrix header parsed, the destination must be us,
+// and the origin's signature over {method, uri, origin, destination,
+// content} must verify with the origin's key.
+// https://spec.matrix.org/v1.16/server-server-api/#request-authentication
+func (s *Server) authed(h handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req, err := s.authenticate(w, r)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		s.cfg.OnOriginSeen(string(req.origin))
+		res, err := h(r.Context(), req)
+		if err != nil {
+			var me *Error
+			if !errors.As(err, &me) {
+				s.log.Warn("federation request failed", "path", r.URL.Path, "origin", req.origin, "err", err)
+			}
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, res)
+	})
+}
+
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*request, error) {
+	body, err := readBody(w, r, s.cfg.MaxBodyBytes)
+	if err != nil {
+		return nil, err
+	}
+	var x XMatrix
+	found := false
+	for _, h := range r.Header.Values("Authorization") {
+		if p, err := ParseXMatrix(h); err == nil {
+			x, found = p, true
+			break
+		} else if !errors.Is(err, errNotXMatrix) {
+			return nil, errorf(http.StatusUnauthorized, CodeUnauthorized, "%v", err)
+		}
+	}
+	if !found {
+		return nil, errorf(http.StatusUnauthorized, CodeUnauthorized, "missing X-Matrix authorization")
+	}
+	if _, _, ok := spec.ParseAndValidateServerName(x.Origin); !ok {
+		return nil, errorf(http.StatusUnauthorized, CodeUnauthorized, "invalid origin server name")
+	}
+	dest := x.Destination
+	if dest == "" {
+		dest = s.cfg.Identity.ServerName
+	}
+	if dest != s.cfg.Identity.ServerName {
+		return nil, errorf(http.StatusUnauthorized, CodeUnauthorized, "request is for %q, not this server", dest)
+	}
+	signed := map[string]any{
+		"method":      r.Method,
+		"uri":         r.RequestURI,
+		"origin":      x.Origin,
+		"destination": dest,
+		"signatures":  map[string]map[string]string{string(x.Origin): {string(x.Key): x.Sig}},
+	}
+	if len(body) > 0 {
+		if !json.Valid(body) {
+			return nil, errorf(http.StatusBadRequest, CodeNotJSON, "body is not valid JSON")
+		}
+		signed["content"] = json.RawMessage(body)
+	}
+	msg, err := json.Marshal(signed)
+	if err != nil {
+		return nil, errorf(http.StatusBadRequest, CodeBadJSON, "cannot encode request for verification")
+	}
+	res, err := s.cfg.KeyRing.VerifyJSONs(r.Context(), []gomatrixserverlib.VerifyJSONRequest{{
+		ServerName: x.Origin, AtTS: spec.AsTimestamp(time.Now()), Message: msg,
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("federation: verify request: %w", err)
+	}
+	if res[0].Error != nil {
+		return nil, errorf(http.StatusUnauthorized, CodeUnauthorized, "invalid signature: %v", res[0].Error)
+	}
+	vars := map[string]string{}
+	for k, v := range mux.Vars(r) {
+		u, err := url.PathUnescape(v)
+		if err != nil {
+			return nil, errorf(http.StatusBadRequest, CodeInvalidParam, "bad path parameter %s", k)
+		}
+		vars[k] = u
+	}
+	return &request{origin: x.Origin, content: body, vars: vars, http: r}, nil
+}
+
+// readBody reads at most limit bytes of the request body.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if r.Body == nil {
+		return nil, nil
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, errorf(http.StatusRequestEntityTooLarge, CodeTooLarge, "request body over %d bytes", limit)
+		}
+		return nil, errorf(http.StatusBadRequest, CodeBadJSON, "cannot read body: %v", err)
+	}
+	return body, nil
+}
+
+// decode unmarshals a request body, answering M_BAD_JSON / M_NOT_JSON.
+func decode(body []byte, v any) error {
+	if len(body) == 0 {
+		return errorf(http.StatusBadRequest, CodeNotJSON, "missing JSON body")
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return errorf(http.StatusBadRequest, CodeBadJSON, "bad JSON: %v", err)
+	}
+	return nil
+}
+
+// roomError maps a rooms error to the Matrix error a peer should see.
+func roomError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, rooms.ErrUnknownRoom):
+		return errorf(http.StatusNotFound, CodeNotFound, "%v", err)
+	case errors.Is(err, rooms.ErrUnsupportedRoomVersion):
+		return errorf(http.StatusBadRequest, CodeIncompatibleVer, "%v", err)
+	case errors.Is(err, rooms.ErrIncompatibleVersion):
+		return errorf(http.StatusBadRequest, CodeIncompatibleVer, "%v", err)
+	case errors.Is(err, rooms.ErrBadEvent):
+		return errorf(http.StatusBadRequest, CodeBadJSON, "%v", err)
+	case errors.Is(err, rooms.ErrNotAllowed), errors.Is(err, rooms.ErrBadSignature), errors.Is(err, rooms.ErrMissingAuthEvents):
+		return errorf(http.StatusForbidden, CodeForbidden, "%v", err)
+	}
+	return err
+}
