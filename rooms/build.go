@@ -52,7 +52,7 @@ func (e *Engine) CreateRoom(ctx context.Context, req CreateRequest) (string, err
 	}
 
 	createContent := map[string]any{"room_version": req.Version}
-	if !v.CreatorInCreateEvent() {
+	if v.CreatorInCreateEvent() {
 		// Rooms before v11 name the creator in the content.
 		createContent["creator"] = req.Creator
 	}

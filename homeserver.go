@@ -1,0 +1,206 @@
+// Package homeserver lets an existing chat backend join the Matrix network
+// without running a separate homeserver. The host imports this package,
+// mounts Handler (or RegisterRoutes) in its router, and calls methods on
+// *Server for what its users do; Hooks tell it what remote users did.
+//
+// This package is the only one a host needs: it wires the federation wire
+// (package federation), the room DAG (rooms) and the store (storage, with
+// SQLite by default).
+package homeserver
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/embedmatrix/homeserver/federation"
+	"github.com/embedmatrix/homeserver/rooms"
+	"github.com/embedmatrix/homeserver/storage"
+	"github.com/embedmatrix/homeserver/storage/sqlite"
+	"github.com/gorilla/mux"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+)
+
+// Config configures a Server.
+type Config struct {
+	// ServerName is this server's Matrix name, e.g. "chat.example.com" or
+	// "localhost:8448". Required.
+	ServerName string
+	// Store persists everything. When nil, a SQLite store is opened at
+	// DatabasePath and closed by Close; a Store passed in is left open.
+	Store storage.Store
+	// DatabasePath is the SQLite file used when Store is nil.
+	DatabasePath string
+	// Logger receives the library's logs. Nil discards them.
+	Logger *slog.Logger
+	// Hooks tell the host what remote users did.
+	Hooks Hooks
+	// DefaultRoomVersion is used for new rooms: "10" (default), "11" or "12".
+	DefaultRoomVersion string
+
+	// OutboundTLS is the client TLS configuration for requests to other
+	// servers (e.g. RootCAs). Nil uses the system roots.
+	OutboundTLS *tls.Config
+	// InsecureSkipVerify turns off certificate checks on outbound requests.
+	// For tests and development against self-signed peers only.
+	InsecureSkipVerify bool
+	// Resolve, when set, maps a server name to the "host:port" to dial,
+	// ahead of the spec's discovery (return "" to fall back to it). Tests
+	// use it to point names at loopback ports.
+	Resolve func(ctx context.Context, serverName string) (string, error)
+
+	// MaxBodyBytes bounds inbound request bodies (default 8 MiB).
+	MaxBodyBytes int64
+	// WellKnownServer is served as m.server in /.well-known/matrix/server
+	// (default: ServerName).
+	WellKnownServer string
+}
+
+// Server is an embedded homeserver. Several can live in one process.
+type Server struct {
+	cfg       Config
+	name      spec.ServerName
+	log       *slog.Logger
+	store     storage.Store
+	ownsStore bool
+
+	identity  *federation.Identity
+	transport *federation.Transport
+	client    *federation.Client
+	keyring   *federation.KeyRing
+	rooms     *rooms.Engine
+	sender    *federation.Sender
+	fed       *federation.Server
+	hooks     *dispatcher
+}
+
+// Sentinel errors a host can match with errors.Is.
+var (
+	// ErrInvalidUserID: a user ID is not @localpart:server.
+	ErrInvalidUserID = errors.New("homeserver: invalid user ID")
+	// ErrNotInvited: there is no pending invite to accept.
+	ErrNotInvited = errors.New("homeserver: no pending invite")
+	// ErrUnknownRoom: this server is not in the room.
+	ErrUnknownRoom = rooms.ErrUnknownRoom
+	// ErrForbidden: the Matrix auth rules do not allow the action.
+	ErrForbidden = rooms.ErrNotAllowed
+	// ErrUnsupportedRoomVersion: the room's version is not 10, 11 or 12.
+	ErrUnsupportedRoomVersion = rooms.ErrUnsupportedRoomVersion
+)
+
+// New starts a Server: it opens the store, loads (or on first start
+// generates and persists) the signing key, and resumes the send queue.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if _, _, ok := spec.ParseAndValidateServerName(spec.ServerName(cfg.ServerName)); !ok {
+		return nil, fmt.Errorf("homeserver: invalid server name %q", cfg.ServerName)
+	}
+	if cfg.DefaultRoomVersion == "" {
+		cfg.DefaultRoomVersion = rooms.DefaultVersion
+	}
+	if _, err := rooms.Version(cfg.DefaultRoomVersion); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, name: spec.ServerName(cfg.ServerName), log: cfg.Logger, store: cfg.Store}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.log = s.log.With("server", cfg.ServerName)
+	if s.store == nil {
+		if cfg.DatabasePath == "" {
+			return nil, errors.New("homeserver: Config needs a Store or a DatabasePath")
+		}
+		st, err := sqlite.Open(ctx, cfg.DatabasePath)
+		if err != nil {
+			return nil, err
+		}
+		s.store, s.ownsStore = st, true
+	}
+	id, err := federation.LoadIdentity(ctx, s.store, s.name)
+	if err != nil {
+		s.closeStore()
+		return nil, err
+	}
+	s.identity = id
+	s.transport = federation.NewTransport(federation.TransportConfig{
+		TLS: cfg.OutboundTLS, InsecureSkipVerify: cfg.InsecureSkipVerify, Resolve: cfg.Resolve,
+	})
+	s.client = federation.NewClient(id, s.transport, 0)
+	s.keyring = federation.NewKeyRing(id, s.store, s.client)
+	s.sender = federation.NewSender(s.store, s.client, s.log)
+	s.hooks = newDispatcher()
+	s.rooms = rooms.New(rooms.Config{
+		Signer:     rooms.Signer{ServerName: id.ServerName, KeyID: id.KeyID, PrivateKey: id.PrivateKey},
+		Store:      s.store,
+		Verifier:   s.keyring,
+		Logger:     s.log,
+		OnAccepted: s.onAccepted,
+		OnQueued:   func(d []string) { s.sender.Wake(d...) },
+	})
+	s.fed = federation.NewServer(federation.ServerConfig{
+		Identity: id, KeyRing: s.keyring, Rooms: s.rooms, Store: s.store, Logger: s.log,
+		MaxBodyBytes: cfg.MaxBodyBytes, WellKnownServer: cfg.WellKnownServer,
+		OnInvite:     s.onInvite,
+		OnOriginSeen: s.sender.Retry,
+	})
+	if err := s.sender.Start(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("homeserver: resume send queue: %w", err)
+	}
+	return s, nil
+}
+
+// ServerName returns this server's Matrix name.
+func (s *Server) ServerName() string { return string(s.name) }
+
+// Handler serves /_matrix/federation/..., /_matrix/key/... and
+// /.well-known/matrix/server. Mount it at the root of the host's HTTPS
+// listener (it routes on the full path).
+func (s *Server) Handler() http.Handler { return s.fed }
+
+// RegisterRoutes adds the homeserver's routes to a gorilla/mux router
+// beside the host's own.
+func (s *Server) RegisterRoutes(r *mux.Router) {
+	r.PathPrefix("/_matrix/federation/").Handler(s.fed)
+	r.PathPrefix("/_matrix/key/").Handler(s.fed)
+	r.Path("/.well-known/matrix/server").Handler(s.fed)
+}
+
+// Close stops the send queue and the hook goroutine (running the hooks
+// already queued), then closes the store if New opened it. Everything
+// queued for other servers stays in the store and is sent after a restart.
+func (s *Server) Close() error {
+	s.sender.Close()
+	s.hooks.close()
+	s.transport.CloseIdleConnections()
+	return s.closeStore()
+}
+
+func (s *Server) closeStore() error {
+	if s.ownsStore {
+		return s.store.Close()
+	}
+	return nil
+}
+
+// UserID returns the full Matrix ID of a local user name ("alice" ->
+// "@alice:server"). A full ID of this server is returned unchanged.
+func (s *Server) UserID(local string) (string, error) {
+	id := local
+	if len(id) == 0 || id[0] != '@' {
+		id = "@" + local + ":" + string(s.name)
+	}
+	u, err := spec.NewUserID(id, false)
+	if err != nil {
+		return "", fmt.Errorf("%w: %q: %v", ErrInvalidUserID, local, err)
+	}
+	if u.Domain() != s.name {
+		return "", fmt.Errorf("%w: %s is not a user of %s", ErrInvalidUserID, id, s.name)
+	}
+	return id, nil
+}
+
+func now() time.Time { return time.Now() }
