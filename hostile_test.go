@@ -294,5 +294,3 @@ func TestMalformedInput(t *testing.T) {
 	}
 	waitMessage(t, b.messages, "still works")
 }
-
-
