@@ -85,3 +85,38 @@ func TestRestartLosesNothing(t *testing.T) {
 	default:
 	}
 }
+
+// TestQueueSurvivesSenderRestart queues messages for a server that is
+// down, restarts the sending server, and checks each message arrives once
+// after both are up: the send queue lives in the store.
+func TestQueueSurvivesSenderRestart(t *testing.T) {
+	n := newNetwork()
+	a := startPeer(t, n, "hs-a.test", dbPath(t, "a"))
+	b := startPeer(t, n, "hs-b.test", dbPath(t, "b"))
+	ctx := context.Background()
+	roomID := sharedRoom(t, a, b, "10")
+
+	b.stop()
+	for i := range 60 { // more than one transaction's worth
+		if _, err := a.srv.SendMessage(ctx, roomID, "alice", fmt.Sprintf("queued %d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.restart()
+	b.start()
+	for i := range 60 {
+		waitMessage(t, b.messages, fmt.Sprintf("queued %d", i))
+	}
+	msgs, err := b.srv.Messages(ctx, roomID, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) != 60 {
+		t.Fatalf("b stored %d messages, want 60", len(msgs))
+	}
+	select {
+	case m := <-b.messages:
+		t.Fatalf("a message was delivered twice: %+v", m)
+	default:
+	}
+}
