@@ -73,15 +73,25 @@ func (s *Server) invite(ctx context.Context, req *request) (any, error) {
 	return map[string]json.RawMessage{"event": signed.JSON()}, nil
 }
 
-// makeJoin serves GET /_matrix/federation/v1/make_join/{roomID}/{userID}.
-func (s *Server) makeJoin(ctx context.Context, req *request) (any, error) {
+// userOfOrigin returns the path's user ID after checking it belongs to
+// the requesting server.
+func userOfOrigin(req *request) (string, error) {
 	userID := req.vars["userID"]
 	server, err := rooms.ServerOf(userID)
 	if err != nil {
-		return nil, errorf(http.StatusBadRequest, CodeInvalidParam, "bad user ID")
+		return "", errorf(http.StatusBadRequest, CodeInvalidParam, "bad user ID")
 	}
 	if server != req.origin {
-		return nil, errorf(http.StatusForbidden, CodeForbidden, "the user is not on the requesting server")
+		return "", errorf(http.StatusForbidden, CodeForbidden, "the user is not on the requesting server")
+	}
+	return userID, nil
+}
+
+// makeJoin serves GET /_matrix/federation/v1/make_join/{roomID}/{userID}.
+func (s *Server) makeJoin(ctx context.Context, req *request) (any, error) {
+	userID, err := userOfOrigin(req)
+	if err != nil {
+		return nil, err
 	}
 	vers := req.http.URL.Query()["ver"]
 	if len(vers) == 0 {
@@ -114,4 +124,28 @@ func (s *Server) sendJoin(ctx context.Context, req *request) (any, error) {
 		"event":           json.RawMessage(res.Event.JSON()),
 		"members_omitted": false,
 	}, nil
+}
+
+// makeLeave serves GET /_matrix/federation/v1/make_leave/{roomID}/{userID}.
+func (s *Server) makeLeave(ctx context.Context, req *request) (any, error) {
+	userID, err := userOfOrigin(req)
+	if err != nil {
+		return nil, err
+	}
+	proto, version, err := s.cfg.Rooms.MakeLeave(ctx, req.vars["roomID"], userID)
+	if err != nil {
+		return nil, roomError(err)
+	}
+	return map[string]any{"event": proto, "room_version": version}, nil
+}
+
+// sendLeave serves PUT /_matrix/federation/v2/send_leave/{roomID}/{eventID}.
+func (s *Server) sendLeave(ctx context.Context, req *request) (any, error) {
+	if len(req.content) == 0 {
+		return nil, errorf(http.StatusBadRequest, CodeNotJSON, "missing event")
+	}
+	if err := s.cfg.Rooms.SendLeave(ctx, req.origin, req.vars["roomID"], req.vars["eventID"], req.content); err != nil {
+		return nil, roomError(err)
+	}
+	return struct{}{}, nil
 }

@@ -110,6 +110,8 @@ func (s *Server) routes() *mux.Router {
 	fed.Handle("/v2/invite/{roomID}/{eventID}", s.authed(s.invite)).Methods(http.MethodPut)
 	fed.Handle("/v1/make_join/{roomID}/{userID}", s.authed(s.makeJoin)).Methods(http.MethodGet)
 	fed.Handle("/v2/send_join/{roomID}/{eventID}", s.authed(s.sendJoin)).Methods(http.MethodPut)
+	fed.Handle("/v1/make_leave/{roomID}/{userID}", s.authed(s.makeLeave)).Methods(http.MethodGet)
+	fed.Handle("/v2/send_leave/{roomID}/{eventID}", s.authed(s.sendLeave)).Methods(http.MethodPut)
 	return r
 }
 

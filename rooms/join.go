@@ -34,20 +34,38 @@ func (e *Engine) MakeJoin(ctx context.Context, roomID, userID string, supported 
 	if !ok {
 		return gomatrixserverlib.ProtoEvent{}, string(v.Version()), fmt.Errorf("%w: room is version %s", ErrIncompatibleVersion, v.Version())
 	}
+	proto, err := e.makeMembership(ctx, roomID, userID, spec.Join)
+	return proto, string(v.Version()), err
+}
+
+// MakeLeave answers a remote server's make_leave: a leave template for
+// userID (used to reject an invite or leave through us).
+// https://spec.matrix.org/v1.16/server-server-api/#get_matrixfederationv1make_leaveroomiduserid
+func (e *Engine) MakeLeave(ctx context.Context, roomID, userID string) (gomatrixserverlib.ProtoEvent, string, error) {
+	v, err := e.roomVersion(ctx, roomID)
+	if err != nil {
+		return gomatrixserverlib.ProtoEvent{}, "", err
+	}
+	proto, err := e.makeMembership(ctx, roomID, userID, spec.Leave)
+	return proto, string(v.Version()), err
+}
+
+// makeMembership builds the template for a remote user's own membership
+// change. The event is fully built (signed with our key, which the remote
+// server replaces) so the auth rules run before we answer.
+func (e *Engine) makeMembership(ctx context.Context, roomID, userID, membership string) (gomatrixserverlib.ProtoEvent, error) {
 	unlock := e.lock(roomID)
 	defer unlock()
 	sk := userID
-	// buildOnTop signs with our key; the joining server re-signs. Building
-	// the full event lets the auth rules run before we answer.
-	ev, _, err := e.buildOnTop(ctx, roomID, userID, spec.MRoomMember, &sk, map[string]any{"membership": spec.Join})
+	ev, _, err := e.buildOnTop(ctx, roomID, userID, spec.MRoomMember, &sk, map[string]any{"membership": membership})
 	if err != nil {
-		return gomatrixserverlib.ProtoEvent{}, "", err
+		return gomatrixserverlib.ProtoEvent{}, err
 	}
 	return gomatrixserverlib.ProtoEvent{
 		SenderID: userID, RoomID: roomID, Type: spec.MRoomMember, StateKey: &sk,
 		PrevEvents: ev.PrevEventIDs(), AuthEvents: ev.AuthEventIDs(), Depth: ev.Depth(),
 		Content: ev.Content(),
-	}, string(v.Version()), nil
+	}, nil
 }
 
 // SendJoinResult is what a send_join answers: the state before the join
@@ -60,49 +78,79 @@ type SendJoinResult struct {
 
 // SendJoin accepts a remote user's signed join (v2 send_join): it must be a
 // join whose state_key is its sender, from a user of the origin server,
-// with the path's event ID, allowed by the auth rules. It is stored, sent
-// to every other server in the room, and the state before it returned.
+// with the path's event ID, allowed by the auth rules (a banned user's join
+// is not). It is stored, sent to every other server in the room, and the
+// state before it returned with the auth chain.
 func (e *Engine) SendJoin(ctx context.Context, origin spec.ServerName, roomID, eventID string, raw json.RawMessage) (*SendJoinResult, error) {
-	v, err := e.roomVersion(ctx, roomID)
+	ev, state, v, err := e.sendMembership(ctx, origin, roomID, eventID, raw, spec.Join)
 	if err != nil {
 		return nil, err
-	}
-	ev, err := Parse(string(v.Version()), raw)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkMembershipEvent(ev, roomID, eventID, origin, spec.Join); err != nil {
-		return nil, err
-	}
-	if err := e.VerifySignatures(ctx, ev); err != nil {
-		return nil, err
-	}
-	unlock := e.lock(roomID)
-	defer unlock()
-	state, err := e.currentState(ctx, v, roomID)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := e.cfg.Store.Event(ctx, ev.EventID()); err != nil {
-		authEvents, err := e.loadAuthEvents(ctx, v, ev)
-		if err != nil {
-			return nil, err
-		}
-		if reason := e.authCheck(ctx, v, ev, authEvents); reason != nil {
-			return nil, fmt.Errorf("%w: %v", ErrNotAllowed, reason)
-		}
-		if reason := e.authCheck(ctx, v, ev, state); reason != nil {
-			return nil, fmt.Errorf("%w: %v", ErrNotAllowed, reason)
-		}
-		if err := e.persistInbound(ctx, ev, state, origin); err != nil {
-			return nil, err
-		}
 	}
 	chain, err := e.authChain(ctx, v, append(state[:len(state):len(state)], ev))
 	if err != nil {
 		return nil, err
 	}
 	return &SendJoinResult{Event: ev, State: state, AuthChain: chain}, nil
+}
+
+// SendLeave accepts a remote user's signed leave (v2 send_leave), with the
+// same checks as SendJoin, and relays it to the room's servers.
+func (e *Engine) SendLeave(ctx context.Context, origin spec.ServerName, roomID, eventID string, raw json.RawMessage) error {
+	_, _, _, err := e.sendMembership(ctx, origin, roomID, eventID, raw, spec.Leave)
+	return err
+}
+
+// sendMembership checks and stores a remote user's own join or leave made
+// through us, and returns it with the state before it.
+func (e *Engine) sendMembership(ctx context.Context, origin spec.ServerName, roomID, eventID string, raw json.RawMessage, membership string) (gomatrixserverlib.PDU, []gomatrixserverlib.PDU, gomatrixserverlib.IRoomVersion, error) {
+	v, err := e.roomVersion(ctx, roomID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ev, err := Parse(string(v.Version()), raw)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := checkMembershipEvent(ev, roomID, eventID, origin, membership); err != nil {
+		return nil, nil, nil, err
+	}
+	if err := e.VerifySignatures(ctx, ev); err != nil {
+		return nil, nil, nil, err
+	}
+	unlock := e.lock(roomID)
+	defer unlock()
+	state, err := e.currentState(ctx, v, roomID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if _, err := e.cfg.Store.Event(ctx, ev.EventID()); err == nil {
+		// Already stored (a retried send_join): answer the same way.
+		return ev, withoutEvent(state, ev.EventID()), v, nil
+	}
+	authEvents, err := e.loadAuthEvents(ctx, v, ev)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if reason := e.authCheck(ctx, v, ev, authEvents); reason != nil {
+		return nil, nil, nil, fmt.Errorf("%w: %v", ErrNotAllowed, reason)
+	}
+	if reason := e.authCheck(ctx, v, ev, state); reason != nil {
+		return nil, nil, nil, fmt.Errorf("%w: %v", ErrNotAllowed, reason)
+	}
+	if err := e.persistInbound(ctx, ev, state, origin); err != nil {
+		return nil, nil, nil, err
+	}
+	return ev, state, v, nil
+}
+
+func withoutEvent(state []gomatrixserverlib.PDU, eventID string) []gomatrixserverlib.PDU {
+	out := make([]gomatrixserverlib.PDU, 0, len(state))
+	for _, s := range state {
+		if s.EventID() != eventID {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // persistInbound stores a remote event this server must relay (a join or
