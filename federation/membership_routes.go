@@ -97,6 +97,9 @@ func (s *Server) makeJoin(ctx context.Context, req *request) (any, error) {
 	if len(vers) == 0 {
 		vers = []string{"1"} // spec: no ver means version 1 only
 	}
+	if err := s.cfg.Rooms.CheckServerACL(ctx, req.vars["roomID"], req.origin); err != nil {
+		return nil, roomError(err)
+	}
 	proto, version, err := s.cfg.Rooms.MakeJoin(ctx, req.vars["roomID"], userID, vers)
 	if errors.Is(err, rooms.ErrIncompatibleVersion) {
 		return nil, &Error{Status: http.StatusBadRequest, ErrCode: CodeIncompatibleVer,
@@ -131,6 +134,9 @@ func (s *Server) makeLeave(ctx context.Context, req *request) (any, error) {
 	userID, err := userOfOrigin(req)
 	if err != nil {
 		return nil, err
+	}
+	if err := s.cfg.Rooms.CheckServerACL(ctx, req.vars["roomID"], req.origin); err != nil {
+		return nil, roomError(err)
 	}
 	proto, version, err := s.cfg.Rooms.MakeLeave(ctx, req.vars["roomID"], userID)
 	if err != nil {

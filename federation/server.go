@@ -256,6 +256,8 @@ func roomError(err error) error {
 		return errorf(http.StatusBadRequest, CodeIncompatibleVer, "%v", err)
 	case errors.Is(err, rooms.ErrBadEvent):
 		return errorf(http.StatusBadRequest, CodeBadJSON, "%v", err)
+	case errors.Is(err, rooms.ErrServerDenied):
+		return errorf(http.StatusForbidden, CodeForbidden, "%v", err)
 	case errors.Is(err, rooms.ErrNotAllowed), errors.Is(err, rooms.ErrBadSignature), errors.Is(err, rooms.ErrMissingAuthEvents):
 		return errorf(http.StatusForbidden, CodeForbidden, "%v", err)
 	}

@@ -97,6 +97,9 @@ func (e *Engine) ProcessInbound(ctx context.Context, origin spec.ServerName, raw
 	if err != nil {
 		return "", err
 	}
+	if err := e.CheckServerACL(ctx, roomID, origin); err != nil {
+		return ev.EventID(), err
+	}
 	if ev.RoomID().String() != roomID {
 		return ev.EventID(), fmt.Errorf("%w: room ID mismatch", ErrBadEvent)
 	}

@@ -107,6 +107,9 @@ func (e *Engine) sendMembership(ctx context.Context, origin spec.ServerName, roo
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	if err := e.CheckServerACL(ctx, roomID, origin); err != nil {
+		return nil, nil, nil, err
+	}
 	ev, err := Parse(string(v.Version()), raw)
 	if err != nil {
 		return nil, nil, nil, err
