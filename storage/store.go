@@ -32,6 +32,10 @@ const (
 	// StatusSoftFailed events passed auth against their auth events but not
 	// against the current state. They never change state nor reach the host.
 	StatusSoftFailed
+	// StatusParked events wait for prev events that could not be fetched:
+	// neither accepted nor rejected, they are checked again when a missing
+	// prev event arrives. They never change state nor reach the host.
+	StatusParked
 )
 
 // String returns the status as it is written in the store.
@@ -43,6 +47,8 @@ func (s EventStatus) String() string {
 		return "rejected"
 	case StatusSoftFailed:
 		return "soft_failed"
+	case StatusParked:
+		return "parked"
 	}
 	return "unknown"
 }
@@ -52,6 +58,17 @@ type Room struct {
 	RoomID    string
 	Version   string // the room version, e.g. "10"
 	CreatedTS int64  // when this server first stored the room, ms since epoch
+	// CurrentSnapshot is the state snapshot of the room's current state
+	// (0 until one is recorded).
+	CurrentSnapshot int64
+}
+
+// StateEntry is one entry of a room state: the event holding a
+// (type, state_key). In a snapshot delta an empty EventID removes the key.
+type StateEntry struct {
+	Type     string
+	StateKey string
+	EventID  string
 }
 
 // Event is one PDU as stored. JSON is the full signed event exactly as it
@@ -68,7 +85,13 @@ type Event struct {
 	PrevEvents     []string
 	JSON           []byte
 	Status         EventStatus
-	RejectReason   string // why the event was rejected or soft-failed
+	RejectReason   string // why the event was rejected, soft-failed or parked
+	// StateBefore and StateAfter are the snapshots of the room state before
+	// the event (the spec's "state at the event") and after it; they are
+	// equal for a non-state event. Both are 0 for an outlier: an event
+	// known only as auth or state of others, whose own state is unknown.
+	StateBefore int64
+	StateAfter  int64
 	// StreamPos is assigned by the store when the event is first persisted:
 	// strictly increasing across the whole store, in persist order.
 	StreamPos int64
@@ -96,8 +119,14 @@ type RoomWrite struct {
 	// Room, when set, creates the room record if it does not exist yet.
 	Room *Room
 	// Events are persisted in order. An event already stored is left as it
-	// is (its update is skipped, and its existing StreamPos is reported).
+	// is (its update is skipped, and its existing StreamPos is reported) —
+	// except a parked event, which a new write replaces.
 	Events []EventUpdate
+	// StateDelta is applied to the room's current state after the events:
+	// each entry replaces its (type, state_key); an empty EventID removes it.
+	StateDelta []StateEntry
+	// CurrentSnapshot, when non-zero, becomes the room's CurrentSnapshot.
+	CurrentSnapshot int64
 }
 
 // Invite states, as the host sees them.
@@ -213,6 +242,20 @@ type Store interface {
 	// ForwardExtremities returns the IDs of the room's forward extremities,
 	// sorted.
 	ForwardExtremities(ctx context.Context, roomID string) ([]string, error)
+	// ChildEvents returns the stored events (any status) that list eventID
+	// among their prev_events.
+	ChildEvents(ctx context.Context, eventID string) ([]Event, error)
+
+	// WriteSnapshot stores a room state as delta entries over a parent
+	// snapshot (0 for none) and returns its ID. An entry with an empty
+	// EventID removes its key. With a parent and no delta it returns the
+	// parent. Snapshots are immutable and shared by every event with that
+	// state; the store keeps them as deltas or full copies as it sees fit,
+	// never a full copy per event.
+	WriteSnapshot(ctx context.Context, roomID string, parent int64, delta []StateEntry) (int64, error)
+	// Snapshot returns the full state of a snapshot, sorted by (type,
+	// state_key).
+	Snapshot(ctx context.Context, id int64) ([]StateEntry, error)
 
 	// PutInvite inserts or replaces the invite for (room, invitee).
 	PutInvite(ctx context.Context, inv Invite) error

@@ -13,7 +13,7 @@ import (
 // eventCols are the events columns scanEvent reads, in its order, for a
 // query that names the events table "e".
 const eventCols = `e.stream_pos, e.event_id, e.room_id, e.type, e.state_key, e.sender, e.depth,
-	e.origin_server_ts, e.prev_events, e.json, e.status, e.reject_reason`
+	e.origin_server_ts, e.prev_events, e.json, e.status, e.reject_reason, e.state_before, e.state_after`
 
 // maxParams caps the IDs bound in one IN (...) list.
 const maxParams = 500
@@ -30,7 +30,7 @@ func scanEvent(row scanner) (storage.Event, error) {
 		status   string
 	)
 	if err := row.Scan(&e.StreamPos, &e.EventID, &e.RoomID, &e.Type, &stateKey, &e.Sender, &e.Depth,
-		&e.OriginServerTS, &prev, &e.JSON, &status, &e.RejectReason); err != nil {
+		&e.OriginServerTS, &prev, &e.JSON, &status, &e.RejectReason, &e.StateBefore, &e.StateAfter); err != nil {
 		return storage.Event{}, err
 	}
 	if stateKey.Valid {
@@ -49,6 +49,8 @@ func scanEvent(row scanner) (storage.Event, error) {
 		e.Status = storage.StatusRejected
 	case storage.StatusSoftFailed.String():
 		e.Status = storage.StatusSoftFailed
+	case storage.StatusParked.String():
+		e.Status = storage.StatusParked
 	default:
 		return storage.Event{}, fmt.Errorf("event %s: unknown status %q", e.EventID, status)
 	}
@@ -174,4 +176,15 @@ func (s *Store) ForwardExtremities(ctx context.Context, roomID string) ([]string
 		return nil, fmt.Errorf("sqlite: forward extremities of %s: %w", roomID, err)
 	}
 	return ids, nil
+}
+
+// ChildEvents returns the stored events that list eventID among their
+// prev_events, in stream order.
+func (s *Store) ChildEvents(ctx context.Context, eventID string) ([]storage.Event, error) {
+	evs, err := s.queryEvents(ctx, `SELECT `+eventCols+` FROM event_edges d JOIN events e ON e.event_id = d.event_id
+		WHERE d.prev_event_id = ? ORDER BY e.stream_pos`, eventID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: child events of %s: %w", eventID, err)
+	}
+	return evs, nil
 }

@@ -87,9 +87,10 @@ CREATE TABLE remote_keys (
 ) STRICT, WITHOUT ROWID;
 
 CREATE TABLE rooms (
-	room_id    TEXT PRIMARY KEY,
-	version    TEXT NOT NULL,
-	created_ts INTEGER NOT NULL
+	room_id          TEXT PRIMARY KEY,
+	version          TEXT NOT NULL,
+	created_ts       INTEGER NOT NULL,
+	current_snapshot INTEGER NOT NULL DEFAULT 0
 ) STRICT;
 
 CREATE INDEX rooms_by_age ON rooms (created_ts);
@@ -106,8 +107,10 @@ CREATE TABLE events (
 	origin_server_ts INTEGER NOT NULL,
 	prev_events      TEXT NOT NULL, -- JSON array of event IDs, in order
 	json             BLOB NOT NULL,
-	status           TEXT NOT NULL CHECK (status IN ('accepted', 'rejected', 'soft_failed')),
-	reject_reason    TEXT NOT NULL
+	status           TEXT NOT NULL CHECK (status IN ('accepted', 'rejected', 'soft_failed', 'parked')),
+	reject_reason    TEXT NOT NULL,
+	state_before     INTEGER NOT NULL DEFAULT 0,
+	state_after      INTEGER NOT NULL DEFAULT 0
 ) STRICT;
 
 -- RoomEvents: a room's accepted events in stream order.
@@ -171,6 +174,25 @@ CREATE INDEX outbound_queue_by_dest ON outbound_queue (destination, txn_id, kind
 CREATE TABLE outbound_txns (
 	destination TEXT PRIMARY KEY,
 	txn_id      TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+
+-- Room states, shared by every event with that state. A snapshot is
+-- either full (parent_id NULL) or a delta over its parent; chain_len counts
+-- the deltas down to the nearest full snapshot and stays bounded.
+CREATE TABLE state_snapshots (
+	snapshot_id INTEGER PRIMARY KEY AUTOINCREMENT,
+	room_id     TEXT NOT NULL,
+	parent_id   INTEGER REFERENCES state_snapshots (snapshot_id),
+	chain_len   INTEGER NOT NULL
+) STRICT;
+
+-- event_id '' in a delta removes the key.
+CREATE TABLE state_snapshot_entries (
+	snapshot_id INTEGER NOT NULL REFERENCES state_snapshots (snapshot_id),
+	type        TEXT NOT NULL,
+	state_key   TEXT NOT NULL,
+	event_id    TEXT NOT NULL,
+	PRIMARY KEY (snapshot_id, type, state_key)
 ) STRICT, WITHOUT ROWID;
 
 CREATE TABLE inbound_txns (

@@ -14,7 +14,7 @@ import (
 func (s *Store) Room(ctx context.Context, roomID string) (storage.Room, error) {
 	r := storage.Room{RoomID: roomID}
 	err := s.r.QueryRowContext(ctx,
-		`SELECT version, created_ts FROM rooms WHERE room_id = ?`, roomID).Scan(&r.Version, &r.CreatedTS)
+		`SELECT version, created_ts, current_snapshot FROM rooms WHERE room_id = ?`, roomID).Scan(&r.Version, &r.CreatedTS, &r.CurrentSnapshot)
 	if errors.Is(err, sql.ErrNoRows) {
 		return storage.Room{}, fmt.Errorf("sqlite: room %s: %w", roomID, storage.ErrNotFound)
 	}
@@ -27,7 +27,7 @@ func (s *Store) Room(ctx context.Context, roomID string) (storage.Room, error) {
 // Rooms returns every room, oldest first.
 func (s *Store) Rooms(ctx context.Context) ([]storage.Room, error) {
 	rows, err := s.r.QueryContext(ctx,
-		`SELECT room_id, version, created_ts FROM rooms ORDER BY created_ts, rowid`)
+		`SELECT room_id, version, created_ts, current_snapshot FROM rooms ORDER BY created_ts, rowid`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: rooms: %w", err)
 	}
@@ -35,7 +35,7 @@ func (s *Store) Rooms(ctx context.Context) ([]storage.Room, error) {
 	var rooms []storage.Room
 	for rows.Next() {
 		var r storage.Room
-		if err := rows.Scan(&r.RoomID, &r.Version, &r.CreatedTS); err != nil {
+		if err := rows.Scan(&r.RoomID, &r.Version, &r.CreatedTS, &r.CurrentSnapshot); err != nil {
 			return nil, fmt.Errorf("sqlite: rooms: %w", err)
 		}
 		rooms = append(rooms, r)
@@ -71,7 +71,7 @@ func (s *Store) WriteRoom(ctx context.Context, w storage.RoomWrite) ([]int64, er
 			}
 			pos[i] = p
 		}
-		return nil
+		return applyRoomState(ctx, tx, w)
 	})
 	if err != nil {
 		return nil, err
@@ -86,12 +86,24 @@ func writeEvent(ctx context.Context, tx *sql.Tx, u storage.EventUpdate) (int64, 
 	if e.EventID == "" {
 		return 0, errors.New("empty event ID")
 	}
-	var pos int64
-	err := tx.QueryRowContext(ctx, `SELECT stream_pos FROM events WHERE event_id = ?`, e.EventID).Scan(&pos)
-	if err == nil {
+	var (
+		pos    int64
+		status string
+	)
+	err := tx.QueryRowContext(ctx, `SELECT stream_pos, status FROM events WHERE event_id = ?`, e.EventID).Scan(&pos, &status)
+	switch {
+	case err == nil && status == storage.StatusParked.String():
+		// A parked event is judged again: drop it and store it afresh, so
+		// that if it is now accepted it gets a new StreamPos.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM event_edges WHERE event_id = ?`, e.EventID); err != nil {
+			return 0, err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM events WHERE event_id = ?`, e.EventID); err != nil {
+			return 0, err
+		}
+	case err == nil:
 		return pos, nil // already stored: left as it is
-	}
-	if !errors.Is(err, sql.ErrNoRows) {
+	case !errors.Is(err, sql.ErrNoRows):
 		return 0, err
 	}
 
@@ -110,10 +122,10 @@ func writeEvent(ctx context.Context, tx *sql.Tx, u storage.EventUpdate) (int64, 
 	}
 	res, err := tx.ExecContext(ctx, `
 		INSERT INTO events (event_id, room_id, type, state_key, sender, depth, origin_server_ts,
-			prev_events, json, status, reject_reason)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			prev_events, json, status, reject_reason, state_before, state_after)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.EventID, e.RoomID, e.Type, e.StateKey, e.Sender, e.Depth, e.OriginServerTS,
-		string(prev), blob(e.JSON), e.Status.String(), e.RejectReason)
+		string(prev), blob(e.JSON), e.Status.String(), e.RejectReason, e.StateBefore, e.StateAfter)
 	if err != nil {
 		return 0, err
 	}
@@ -190,4 +202,45 @@ func dedupe(s []string) []string {
 		}
 	}
 	return out
+}
+
+// applyRoomState applies a write's StateDelta and CurrentSnapshot.
+func applyRoomState(ctx context.Context, tx *sql.Tx, w storage.RoomWrite) error {
+	if len(w.StateDelta) == 0 && w.CurrentSnapshot == 0 {
+		return nil
+	}
+	roomID := ""
+	if w.Room != nil {
+		roomID = w.Room.RoomID
+	} else if len(w.Events) > 0 {
+		roomID = w.Events[0].Event.RoomID
+	}
+	if roomID == "" {
+		return errors.New("state change without a room: set Room or include an event")
+	}
+	for _, d := range w.StateDelta {
+		if d.EventID == "" {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM current_state WHERE room_id = ? AND type = ? AND state_key = ?`,
+				roomID, d.Type, d.StateKey); err != nil {
+				return fmt.Errorf("current state: %w", err)
+			}
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO current_state (room_id, type, state_key, event_id) VALUES (?, ?, ?, ?)
+			ON CONFLICT (room_id, type, state_key) DO UPDATE SET event_id = excluded.event_id`,
+			roomID, d.Type, d.StateKey, d.EventID); err != nil {
+			return fmt.Errorf("current state %s/%s: %w", d.Type, d.StateKey, err)
+		}
+	}
+	if w.CurrentSnapshot != 0 {
+		res, err := tx.ExecContext(ctx, `UPDATE rooms SET current_snapshot = ? WHERE room_id = ?`, w.CurrentSnapshot, roomID)
+		if err != nil {
+			return fmt.Errorf("current snapshot: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return notFound("room " + roomID)
+		}
+	}
+	return nil
 }
