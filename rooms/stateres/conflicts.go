@@ -1,0 +1,210 @@
+package stateres
+
+import "sort"
+
+// split divides the state sets into the unconflicted state map and the
+// conflicted state set.
+//
+// Spec (v2 "Unconflicted state map and conflicted state set"): "If a given
+// key K is present in every S_i with the same value V in each state map,
+// then the pair (K, V) belongs to the unconflicted state map. Otherwise, V
+// belongs to the conflicted state set."
+//
+// It returns the unconflicted map, the conflicted event IDs (sorted, each
+// once) and, for each set, the conflicted event IDs it holds.
+func split(sets []StateMap) (unconflicted StateMap, conflicted []string, perSet [][]string) {
+	unconflicted = make(StateMap, len(sets[0]))
+	var keys []StateKey // conflicted keys
+	for k, v := range sets[0] {
+		same := true
+		for _, s := range sets[1:] {
+			if w, ok := s[k]; !ok || w != v {
+				same = false
+				break
+			}
+		}
+		if same {
+			unconflicted[k] = v
+		} else {
+			keys = append(keys, k)
+		}
+	}
+	for i, s := range sets[1:] {
+		for k := range s {
+			if _, ok := sets[0][k]; ok {
+				continue
+			}
+			// Not in the first set, so conflicted; count it once, from the
+			// first set that holds it.
+			first := true
+			for _, earlier := range sets[1 : i+1] {
+				if _, ok := earlier[k]; ok {
+					first = false
+					break
+				}
+			}
+			if first {
+				keys = append(keys, k)
+			}
+		}
+	}
+	seen := make(map[string]struct{}, len(keys)*len(sets))
+	perSet = make([][]string, len(sets))
+	for i, s := range sets {
+		for _, k := range keys {
+			if v, ok := s[k]; ok {
+				perSet[i] = append(perSet[i], v)
+				if _, dup := seen[v]; !dup {
+					seen[v] = struct{}{}
+					conflicted = append(conflicted, v)
+				}
+			}
+		}
+	}
+	sort.Strings(conflicted)
+	return unconflicted, conflicted, perSet
+}
+
+// authDifference marks the auth difference in diff.
+//
+// Spec (v2 "Auth difference"): "If C_i is the full auth chain of S_i, then
+// the auth difference is ∪ C_i − ∩ C_i", where the full auth chain of S_i
+// is the union of the auth chains of the events in S_i, and an event's
+// auth chain is every event reachable through auth_events (the event
+// itself excluded).
+//
+// Every set holds the unconflicted events, so C_i = U ∪ A_i where U is the
+// union of the auth chains of the unconflicted events and A_i that of the
+// conflicted events of S_i. Then ∪C_i − ∩C_i = ∪A_i − ∩A_i − U. U is
+// closed under auth chains, so the walks from the conflicted events stop
+// where they meet U: they visit only the events near the forks.
+func (r *resolver) authDifference(unconflictedNodes []int32, perSet [][]int32, diff []bool) {
+	g := &r.g
+	inU := make([]bool, len(g.nodes))
+	g.ancestors(unconflictedNodes, inU, nil)
+
+	// bits[x*words+w] holds, for node x, which sets' chains contain it.
+	nsets := len(perSet)
+	words := (nsets + 63) / 64
+	bits := make([]uint64, len(g.nodes)*words)
+	var touched []int32
+	stack := make([]int32, 0, 64)
+	for i, starts := range perSet {
+		w, bit := i/64, uint64(1)<<(i%64)
+		stack = stack[:0]
+		for _, s := range starts {
+			stack = append(stack, g.nodes[s].auth...)
+		}
+		for len(stack) > 0 {
+			x := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if inU[x] || bits[int(x)*words+w]&bit != 0 {
+				continue
+			}
+			if isZero(bits[int(x)*words : int(x)*words+words]) {
+				touched = append(touched, x)
+			}
+			bits[int(x)*words+w] |= bit
+			stack = append(stack, g.nodes[x].auth...)
+		}
+	}
+	for _, x := range touched {
+		if !isFull(bits[int(x)*words:int(x)*words+words], nsets) {
+			diff[x] = true
+		}
+	}
+}
+
+// isZero reports whether no bit is set.
+func isZero(ws []uint64) bool {
+	for _, w := range ws {
+		if w != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// isFull reports whether the first n bits are all set.
+func isFull(ws []uint64, n int) bool {
+	for i, w := range ws {
+		want := ^uint64(0)
+		if rest := n - i*64; rest < 64 {
+			want = uint64(1)<<rest - 1
+		}
+		if w&want != want {
+			return false
+		}
+	}
+	return true
+}
+
+// conflictedSubgraph marks the conflicted state subgraph in sub.
+//
+// Spec (v12 "Conflicted state subgraph"): "Starting from an event in the
+// conflicted state set and following auth_events edges may lead to another
+// event in the conflicted state set. The union of all such paths between
+// any pair of events in the conflicted state set (including endpoints)
+// forms a subgraph of the original auth_event graph".
+//
+// An event is on such a path exactly when it is in the auth chain of a
+// conflicted event and a conflicted event is in its own auth chain (or it
+// is conflicted itself). The first is one walk down from the conflicted
+// events; the second is computed for those events in one memoised
+// depth-first pass, so the whole is linear in the auth chains' size.
+func (r *resolver) conflictedSubgraph(conflicted []int32, sub []bool) {
+	g := &r.g
+	isConflicted := make([]bool, len(g.nodes))
+	for _, c := range conflicted {
+		isConflicted[c] = true
+	}
+	below := make([]bool, len(g.nodes)) // in the auth chain of a conflicted event
+	g.ancestors(conflicted, below, nil)
+
+	// reaches[x]: 0 unknown, 1 in progress, 2 reaches a conflicted event
+	// through its auth chain, 3 does not. In-progress nodes met again (a
+	// cycle, possible only with forged event IDs) count as not reaching.
+	const (
+		unknown, onStack, yes, no = 0, 1, 2, 3
+	)
+	reaches := make([]uint8, len(g.nodes))
+	type frame struct {
+		x    int32
+		next int
+	}
+	var stack []frame
+	for x := range g.nodes {
+		if !below[x] || reaches[x] != unknown {
+			continue
+		}
+		stack = append(stack[:0], frame{x: int32(x)})
+		reaches[x] = onStack
+		for len(stack) > 0 {
+			f := &stack[len(stack)-1]
+			auth := g.nodes[f.x].auth
+			if f.next < len(auth) {
+				a := auth[f.next]
+				f.next++
+				if reaches[a] == unknown {
+					reaches[a] = onStack
+					stack = append(stack, frame{x: a})
+				}
+				continue
+			}
+			result := uint8(no)
+			for _, a := range auth {
+				if isConflicted[a] || reaches[a] == yes {
+					result = yes
+					break
+				}
+			}
+			reaches[f.x] = result
+			stack = stack[:len(stack)-1]
+		}
+	}
+	for x := range g.nodes {
+		if isConflicted[x] || (below[x] && reaches[x] == yes) {
+			sub[x] = true
+		}
+	}
+}

@@ -1,0 +1,21 @@
+// Package stateres owns Matrix state resolution for the room versions this
+// module speaks: state resolution v2 for room versions 10 and 11, and
+// state resolution v2.1 (MSC4297) for room version 12, including v12's
+// creator rules (domainless room IDs, the create event implied rather than
+// listed in auth_events, and room creators with infinite power level).
+//
+// The algorithm is the one on the spec's room-version pages:
+// https://spec.matrix.org/latest/rooms/v11/#state-resolution and
+// https://spec.matrix.org/latest/rooms/v12/#state-resolution. Event
+// parsing and the authorisation rules come from gomatrixserverlib
+// (gomatrixserverlib.Allowed); everything else (conflicted and unconflicted
+// state, auth difference, conflicted state subgraph, reverse topological
+// power ordering, mainline ordering, iterative auth checks, final merge) is
+// implemented here.
+//
+// The package is a pure function of its inputs: Resolve takes the state
+// sets and an Events source and returns the resolved state. It keeps no
+// state between calls, prints nothing, and reports problems as errors,
+// never panics. It must not import federation, storage or the root
+// package; the rooms package adapts its store to the Events interface.
+package stateres

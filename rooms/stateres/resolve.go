@@ -1,0 +1,214 @@
+package stateres
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+)
+
+// resolver holds the working data of one Resolve call.
+type resolver struct {
+	algo    algorithm
+	version string
+	src     Events
+	g       graph
+
+	power        []int64 // sender power of the events of X, by node
+	rejected     []bool  // by node
+	roomChecked  []bool  // by node
+	room         string
+	needed       map[int32][]StateKey
+	creatorCache map[int32][]string
+	plCache      map[int32]*gomatrixserverlib.PowerLevelContent
+}
+
+// resolve runs the algorithm of the spec's "Algorithm" section
+// (https://spec.matrix.org/v1.16/rooms/v11/#algorithm, and the v12 page
+// for v2.1).
+func (r *resolver) resolve(ctx context.Context, sets []StateMap) (StateMap, error) {
+	unconflicted, conflictedIDs, perSetIDs := split(sets)
+	if len(conflictedIDs) == 0 {
+		return unconflicted, nil
+	}
+
+	// Load the state events of every set and their auth chains, once.
+	ids := make([]string, 0, len(unconflicted)+len(conflictedIDs))
+	for _, id := range unconflicted {
+		ids = append(ids, id)
+	}
+	ids = append(ids, conflictedIDs...)
+	r.g.src = r.src
+	if err := r.g.load(ctx, ids); err != nil {
+		return nil, err
+	}
+	g := &r.g
+	nodes := len(g.nodes)
+
+	unconflictedNodes := make([]int32, 0, len(unconflicted))
+	for _, id := range unconflicted {
+		if x := g.lookup(id); x != missing {
+			unconflictedNodes = append(unconflictedNodes, x)
+		}
+	}
+	conflicted := known(g, conflictedIDs)
+	perSet := make([][]int32, len(perSetIDs))
+	for i, s := range perSetIDs {
+		perSet[i] = known(g, s)
+	}
+
+	// The full conflicted set: the conflicted state set, the auth
+	// difference and, in v2.1, the conflicted state subgraph.
+	// Spec (v12 "Full conflicted set"): "the union of the conflicted state
+	// set, the conflicted state subgraph, and the auth difference."
+	inFull := make([]bool, nodes)
+	for _, c := range conflicted {
+		inFull[c] = true
+	}
+	r.authDifference(unconflictedNodes, perSet, inFull)
+	if r.algo == algoV21 {
+		r.conflictedSubgraph(conflicted, inFull)
+	}
+	var full []int32
+	for x := range inFull {
+		if inFull[x] {
+			full = append(full, int32(x))
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("stateres: %w", err)
+	}
+	if err := r.loadRejections(ctx, full, unconflicted); err != nil {
+		return nil, err
+	}
+	r.roomChecked = make([]bool, nodes)
+
+	// Step 1: "Select the set X of all power events that appear in the
+	// full conflicted set. For each such power event P, enlarge X by adding
+	// the events in the auth chain of P which also belong to the full
+	// conflicted set. Sort X into a list using the reverse topological
+	// power ordering."
+	var powerEvents []int32
+	for _, x := range full {
+		if g.isPowerEvent(x) {
+			powerEvents = append(powerEvents, x)
+		}
+	}
+	region := make([]bool, nodes) // X and the auth chains of its events
+	g.ancestors(powerEvents, region, nil)
+	for _, p := range powerEvents {
+		region[p] = true
+	}
+	inX := make([]bool, nodes)
+	var xs, rest []int32
+	for _, x := range full {
+		if region[x] {
+			inX[x] = true
+			xs = append(xs, x)
+		} else {
+			rest = append(rest, x)
+		}
+	}
+	r.power = make([]int64, nodes)
+	for _, x := range xs {
+		r.power[x] = r.senderPower(x)
+	}
+	sorted := r.powerOrder(xs, inX, region)
+
+	// Step 2: "Apply the iterative auth checks algorithm, starting from
+	// the unconflicted state map [v2.1: from an empty state map], to the
+	// list of events from the previous step to get a partially resolved
+	// state."
+	ps := &partialState{g: g, over: make(map[StateKey]int32, len(full))}
+	if r.algo == algoV2 {
+		ps.base = unconflicted
+	}
+	if err := r.iterativeAuthChecks(sorted, ps); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("stateres: %w", err)
+	}
+
+	// Step 3: "Take all remaining events that weren't picked in step 1 and
+	// order them by the mainline ordering based on the power level in the
+	// partially resolved state obtained in step 2."
+	pl := ps.get(StateKey{spec.MRoomPowerLevels, ""})
+	rest = r.mainlineOrder(rest, pl)
+
+	// Step 4: "Apply the iterative auth checks algorithm on the partial
+	// resolved state and the list of events from the previous step."
+	if err := r.iterativeAuthChecks(rest, ps); err != nil {
+		return nil, err
+	}
+
+	// Step 5: "Update the result by replacing any event with the event with
+	// the same key from the unconflicted state map, if such an event
+	// exists, to get the final resolved state." The unconflicted map is
+	// ours (split made it), so it becomes the result.
+	result := unconflicted
+	for k, x := range ps.over {
+		if _, ok := result[k]; !ok {
+			result[k] = g.nodes[x].id
+		}
+	}
+	return result, nil
+}
+
+// known returns the node indices of the known events among ids.
+func known(g *graph, ids []string) []int32 {
+	out := make([]int32, 0, len(ids))
+	for _, id := range ids {
+		if x := g.lookup(id); x != missing {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// loadRejections asks the event source, when it implements Rejections,
+// which of the events the iterative auth checks may use were rejected:
+// the full conflicted set, their auth events, and the unconflicted events
+// at the keys the auth rules read for them.
+func (r *resolver) loadRejections(ctx context.Context, full []int32, unconflicted StateMap) error {
+	g := &r.g
+	r.rejected = make([]bool, len(g.nodes))
+	rj, ok := r.src.(Rejections)
+	if !ok {
+		return nil
+	}
+	asked := make(map[int32]bool, len(full)*4)
+	var ids []string
+	ask := func(x int32) {
+		if x != missing && !asked[x] {
+			asked[x] = true
+			ids = append(ids, g.nodes[x].id)
+		}
+	}
+	for _, x := range full {
+		ask(x)
+		for _, a := range g.nodes[x].auth {
+			ask(a)
+		}
+		if r.algo == algoV2 {
+			for _, k := range r.neededKeys(x) {
+				if id, ok := unconflicted[k]; ok {
+					ask(g.lookup(id))
+				}
+			}
+		}
+	}
+	sort.Strings(ids)
+	bad, err := rj.Rejected(ctx, ids)
+	if err != nil {
+		return fmt.Errorf("stateres: fetch rejections: %w", err)
+	}
+	for _, id := range bad {
+		if x := g.lookup(id); x != missing {
+			r.rejected[x] = true
+		}
+	}
+	return nil
+}
