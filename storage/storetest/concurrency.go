@@ -95,12 +95,16 @@ func testConcurrency(t *testing.T, open opener) {
 		wg.Go(func() {
 			dest := fmt.Sprintf("w%d.example", w)
 			pdus, edus := 0, 0
-			for {
+			for range 2 * rounds { // bounded: a store that never drains fails, not hangs
 				txn, err := s.NextTransaction(c, dest, 7, 5)
 				if err != nil {
 					if pdus != rounds || edus != rounds {
 						errs <- fmt.Errorf("%s: drained %d PDUs and %d EDUs, want %d each (last error %v)", dest, pdus, edus, rounds, err)
 					}
+					return
+				}
+				if len(txn.PDUs)+len(txn.EDUs) == 0 {
+					errs <- fmt.Errorf("%s: NextTransaction returned an empty transaction %q", dest, txn.TxnID)
 					return
 				}
 				pdus, edus = pdus+len(txn.PDUs), edus+len(txn.EDUs)
@@ -109,6 +113,7 @@ func testConcurrency(t *testing.T, open opener) {
 					return
 				}
 			}
+			errs <- fmt.Errorf("%s: still not drained after %d transactions", dest, 2*rounds)
 		})
 	}
 	wg.Wait()
