@@ -370,3 +370,33 @@ func TestCloseTwice(t *testing.T) {
 		t.Fatal("Rooms after Close: got no error")
 	}
 }
+
+func TestNextTransactionLimits(t *testing.T) {
+	s := openTemp(t)
+	defer s.Close()
+	ctx := t.Context()
+	if _, err := s.NextTransaction(ctx, "d.example", -1, 10); err == nil || errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("negative limit: got %v, want an error other than ErrNotFound", err)
+	}
+	const rid = "!r:t"
+	if _, err := s.WriteRoom(ctx, storage.RoomWrite{
+		Room: &storage.Room{RoomID: rid, Version: "10"},
+		Events: []storage.EventUpdate{{
+			Event:        storage.Event{EventID: "$e", RoomID: rid, Type: "m.room.message", JSON: []byte(`{"e":1}`)},
+			Destinations: []string{"d.example"},
+		}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// Only a PDU is queued: a transaction allowing none opens nothing.
+	if _, err := s.NextTransaction(ctx, "d.example", 0, 10); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("maxPDUs 0 with only PDUs queued: got %v, want ErrNotFound", err)
+	}
+	txn, err := s.NextTransaction(ctx, "d.example", 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(txn.PDUs) != 1 || string(txn.PDUs[0]) != `{"e":1}` || len(txn.EDUs) != 0 {
+		t.Fatalf("transaction after an empty one was refused: %+v", txn)
+	}
+}
