@@ -2,6 +2,7 @@ package rooms
 
 import (
 	"context"
+	"sort"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -101,6 +102,8 @@ func (e *Engine) CreateRoom(ctx context.Context, req CreateRequest) (string, err
 		prev   []string
 		writes []storage.EventUpdate
 		built  []gomatrixserverlib.PDU
+		set    = stateSet{}
+		snap   int64
 	)
 	now := time.Now()
 	for i, f := range plan {
@@ -123,14 +126,29 @@ func (e *Engine) CreateRoom(ctx context.Context, req CreateRequest) (string, err
 		if err := gomatrixserverlib.Allowed(ev, provider, UserIDForSender); err != nil {
 			return "", fmt.Errorf("%w: create room: %s: %v", ErrNotAllowed, f.typ, err)
 		}
+		before := snap
+		if i == 0 {
+			if before, err = e.saveSnapshot(ctx, roomID, 0, nil, set); err != nil {
+				return "", err
+			}
+		}
+		next := set.with(ev)
+		if snap, err = e.saveSnapshot(ctx, roomID, before, set, next); err != nil {
+			return "", err
+		}
+		set = next
 		state = append(state, ev)
 		built = append(built, ev)
 		prev = []string{ev.EventID()}
-		writes = append(writes, update(ev, storage.StatusAccepted, "", true, nil))
+		u := update(ev, storage.StatusAccepted, "", true, nil)
+		u.Event.StateBefore, u.Event.StateAfter = before, snap
+		writes = append(writes, u)
 	}
 	pos, err := e.cfg.Store.WriteRoom(ctx, storage.RoomWrite{
-		Room:   &storage.Room{RoomID: roomID, Version: req.Version, CreatedTS: now.UnixMilli()},
-		Events: writes,
+		Room:            &storage.Room{RoomID: roomID, Version: req.Version, CreatedTS: now.UnixMilli()},
+		Events:          writes,
+		StateDelta:      diff(nil, set),
+		CurrentSnapshot: snap,
 	})
 	if err != nil {
 		return "", fmt.Errorf("rooms: create room: %w", err)
@@ -168,7 +186,7 @@ func (e *Engine) build(v gomatrixserverlib.IRoomVersion, roomID, sender, typ str
 }
 
 // BuildEvent builds and signs an event on top of the room's forward
-// extremities and checks it against the current state, without storing it.
+// extremities and checks it against the state there, without storing it.
 // Invites use it: the invitee's server signs before the event is stored.
 func (e *Engine) BuildEvent(ctx context.Context, roomID, sender, typ string, stateKey *string, content any) (gomatrixserverlib.PDU, error) {
 	unlock := e.lock(roomID)
@@ -177,50 +195,78 @@ func (e *Engine) BuildEvent(ctx context.Context, roomID, sender, typ string, sta
 	return ev, err
 }
 
-func (e *Engine) buildOnTop(ctx context.Context, roomID, sender, typ string, stateKey *string, content any) (gomatrixserverlib.PDU, []gomatrixserverlib.PDU, error) {
+// top is where a new local event goes: the room, its prev events and the
+// state before it.
+type top struct {
+	v         gomatrixserverlib.IRoomVersion
+	room      storage.Room
+	before    int64
+	beforeSet stateSet
+}
+
+func (e *Engine) buildOnTop(ctx context.Context, roomID, sender, typ string, stateKey *string, content any) (gomatrixserverlib.PDU, *top, error) {
 	v, err := e.roomVersion(ctx, roomID)
 	if err != nil {
 		return nil, nil, err
 	}
-	state, err := e.currentState(ctx, v, roomID)
+	room, err := e.cfg.Store.Room(ctx, roomID)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("rooms: load room: %w", err)
 	}
-	prev, err := e.cfg.Store.ForwardExtremities(ctx, roomID)
+	exts, err := e.cfg.Store.ForwardExtremities(ctx, roomID)
 	if err != nil {
 		return nil, nil, fmt.Errorf("rooms: load extremities: %w", err)
 	}
-	if len(prev) > 10 {
-		prev = prev[len(prev)-10:]
+	all := len(exts) <= MaxPrevEvents
+	if !all {
+		exts = exts[len(exts)-MaxPrevEvents:]
 	}
-	prevEvents, err := e.cfg.Store.Events(ctx, prev)
+	prevs, err := e.cfg.Store.Events(ctx, exts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("rooms: load prev events: %w", err)
 	}
+	t := &top{v: v, room: room}
+	if all {
+		// The current state is, by construction, the resolved state after
+		// all forward extremities.
+		t.before = room.CurrentSnapshot
+		t.beforeSet, err = e.snapshot(ctx, t.before)
+	} else {
+		t.before, t.beforeSet, err = e.stateBefore(ctx, v, roomID, prevs)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
 	var depth int64
-	for _, p := range prevEvents {
+	for _, p := range prevs {
 		depth = max(depth, p.Depth)
 	}
-	ev, err := e.build(v, roomID, sender, typ, stateKey, content, prev, depth+1, state, time.Now())
+	raw, err := json.Marshal(content)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: content: %v", ErrBadEvent, err)
+	}
+	needed, err := gomatrixserverlib.StateNeededForProtoEvent(&gomatrixserverlib.ProtoEvent{
+		SenderID: sender, Type: typ, StateKey: stateKey, Content: raw, Version: v,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", ErrBadEvent, err)
+	}
+	keys := []skey{{spec.MRoomCreate, ""}}
+	for _, tu := range needed.Tuples() {
+		keys = append(keys, skey{tu.EventType, tu.StateKey})
+	}
+	authState, err := e.statePDUs(ctx, v, t.beforeSet, keys)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := e.checkAgainst(ctx, v, ev, state); err != nil {
+	ev, err := e.build(v, roomID, sender, typ, stateKey, content, exts, depth+1, authState, time.Now())
+	if err != nil {
 		return nil, nil, err
 	}
-	return ev, state, nil
-}
-
-// checkAgainst runs the auth rules for ev against a state.
-func (e *Engine) checkAgainst(ctx context.Context, v gomatrixserverlib.IRoomVersion, ev gomatrixserverlib.PDU, state []gomatrixserverlib.PDU) error {
-	provider, err := e.authProvider(ctx, v, ev.RoomID().String(), state)
-	if err != nil {
-		return err
+	if err := e.authCheck(ctx, v, ev, authState); err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", ErrNotAllowed, err)
 	}
-	if err := gomatrixserverlib.Allowed(ev, provider, UserIDForSender); err != nil {
-		return fmt.Errorf("%w: %v", ErrNotAllowed, err)
-	}
-	return nil
+	return ev, t, nil
 }
 
 // Send builds a local event on top of the room, stores it, and queues it
@@ -228,16 +274,20 @@ func (e *Engine) checkAgainst(ctx context.Context, v gomatrixserverlib.IRoomVers
 func (e *Engine) Send(ctx context.Context, roomID, sender, typ string, stateKey *string, content any, extra ...string) (gomatrixserverlib.PDU, error) {
 	unlock := e.lock(roomID)
 	defer unlock()
-	ev, state, err := e.buildOnTop(ctx, roomID, sender, typ, stateKey, content)
+	ev, t, err := e.buildOnTop(ctx, roomID, sender, typ, stateKey, content)
 	if err != nil {
 		return nil, err
 	}
-	return ev, e.persistLocal(ctx, ev, state, extra)
+	p, err := e.placeWith(ctx, t.v, t.room, ev, t.before, t.beforeSet)
+	if err != nil {
+		return nil, err
+	}
+	return ev, e.commitLocal(ctx, t.v, t.room, p, extra)
 }
 
 // PersistLocal stores an event this server built (and that another server
-// may have co-signed, as with invites) after checking it again against the
-// current state, and queues it for the room's servers plus extra.
+// may have co-signed, as with invites) after checking it again, and queues
+// it for the room's servers plus extra.
 func (e *Engine) PersistLocal(ctx context.Context, ev gomatrixserverlib.PDU, extra ...string) error {
 	roomID := ev.RoomID().String()
 	unlock := e.lock(roomID)
@@ -246,30 +296,66 @@ func (e *Engine) PersistLocal(ctx context.Context, ev gomatrixserverlib.PDU, ext
 	if err != nil {
 		return err
 	}
-	state, err := e.currentState(ctx, v, roomID)
+	room, err := e.cfg.Store.Room(ctx, roomID)
+	if err != nil {
+		return fmt.Errorf("rooms: load room: %w", err)
+	}
+	known, missing, err := e.prevState(ctx, ev)
 	if err != nil {
 		return err
 	}
-	if err := e.checkAgainst(ctx, v, ev, state); err != nil {
+	if len(missing) > 0 {
+		return fmt.Errorf("%w: prev events unknown", ErrBadEvent)
+	}
+	p, err := e.place(ctx, v, room, ev, known)
+	if err != nil {
 		return err
 	}
-	return e.persistLocal(ctx, ev, state, extra)
+	return e.commitLocal(ctx, v, room, p, extra)
 }
 
-func (e *Engine) persistLocal(ctx context.Context, ev gomatrixserverlib.PDU, state []gomatrixserverlib.PDU, extra []string) error {
-	after := applyState(state, ev)
-	dests := e.destinations(after, extra, "")
-	pos, err := e.cfg.Store.WriteRoom(ctx, storage.RoomWrite{Events: []storage.EventUpdate{
-		update(ev, storage.StatusAccepted, "", true, dests),
-	}})
+// commitLocal stores a local event, which must have passed every check,
+// and queues it for the servers it concerns.
+func (e *Engine) commitLocal(ctx context.Context, v gomatrixserverlib.IRoomVersion, room storage.Room, p *placed, extra []string) error {
+	if p.status != storage.StatusAccepted {
+		return fmt.Errorf("%w: %v", ErrNotAllowed, p.reason)
+	}
+	dests, err := e.destinationsFor(ctx, v, p, extra, "")
 	if err != nil {
-		return fmt.Errorf("rooms: persist %s: %w", ev.EventID(), err)
+		return err
 	}
-	if len(dests) > 0 {
-		e.cfg.OnQueued(dests)
+	return e.commit(ctx, v, room, p, dests, true)
+}
+
+// destinationsFor lists the servers an event goes to: every server with a
+// joined member before it, the server of the target of a membership event
+// (a joiner, or the invited, kicked or banned user: the only servers the
+// event can add), and extra; never this server nor skip.
+func (e *Engine) destinationsFor(ctx context.Context, v gomatrixserverlib.IRoomVersion, p *placed, extra []string, skip spec.ServerName) ([]string, error) {
+	set := map[string]bool{}
+	servers, err := e.joinedServersOf(ctx, v, p.before)
+	if err != nil {
+		return nil, err
 	}
-	e.cfg.OnAccepted(Accepted{Event: ev, StreamPos: pos[0], Local: true})
-	return nil
+	for _, s := range servers {
+		set[s] = true
+	}
+	if p.ev.Type() == spec.MRoomMember && p.ev.StateKey() != nil {
+		if s, err := ServerOf(*p.ev.StateKey()); err == nil {
+			set[string(s)] = true
+		}
+	}
+	for _, s := range extra {
+		set[s] = true
+	}
+	delete(set, string(e.cfg.Signer.ServerName))
+	delete(set, string(skip))
+	out := make([]string, 0, len(set))
+	for s := range set {
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out, nil
 }
 
 // applyState returns state with ev replacing its (type, state_key), or
@@ -297,7 +383,6 @@ func update(ev gomatrixserverlib.PDU, status storage.EventStatus, reason string,
 			OriginServerTS: int64(ev.OriginServerTS()), PrevEvents: ev.PrevEventIDs(),
 			JSON: ev.JSON(), Status: status, RejectReason: reason,
 		},
-		SetState:     ev.StateKey() != nil && status == storage.StatusAccepted,
 		Extremity:    extremity,
 		Destinations: dests,
 	}

@@ -22,6 +22,9 @@ type Store interface {
 	CurrentState(ctx context.Context, roomID string) ([]storage.Event, error)
 	StateEvent(ctx context.Context, roomID, eventType, stateKey string) (storage.Event, error)
 	ForwardExtremities(ctx context.Context, roomID string) ([]string, error)
+	ChildEvents(ctx context.Context, eventID string) ([]storage.Event, error)
+	WriteSnapshot(ctx context.Context, roomID string, parent int64, delta []storage.StateEntry) (int64, error)
+	Snapshot(ctx context.Context, id int64) ([]storage.StateEntry, error)
 }
 
 // Signer is the key this server signs its events with.
@@ -50,6 +53,9 @@ type Config struct {
 	OnAccepted func(Accepted)
 	// OnQueued is called with the destinations that got new PDUs queued.
 	OnQueued func(destinations []string)
+	// Remote fetches missing events and state from other servers. Nil
+	// turns gap filling off: events with unknown prev_events are parked.
+	Remote Remote
 }
 
 // Engine builds, checks and persists the events of every room this server
@@ -61,6 +67,8 @@ type Engine struct {
 
 	mu    sync.Mutex
 	locks map[string]*sync.Mutex
+
+	snaps snapshotCache
 }
 
 // Sentinel errors a caller can match with errors.Is.

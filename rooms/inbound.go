@@ -83,7 +83,8 @@ func (e *Engine) VerifySenderSignature(ctx context.Context, ev gomatrixserverlib
 // from origin. It returns the event ID and nil when the event was stored as
 // accepted or soft-failed (or was already known), and an error saying why
 // otherwise. An event with a bad signature is never stored; one that fails
-// the auth rules is stored as rejected so it is not fetched again.
+// the auth rules is stored as rejected so it is not fetched again; one whose
+// prev events cannot be fetched is parked until one of them arrives.
 func (e *Engine) ProcessInbound(ctx context.Context, origin spec.ServerName, raw json.RawMessage) (string, error) {
 	roomID, err := RoomIDOf(raw)
 	if err != nil {
@@ -97,58 +98,133 @@ func (e *Engine) ProcessInbound(ctx context.Context, origin spec.ServerName, raw
 	if err != nil {
 		return "", err
 	}
-	if err := e.CheckServerACL(ctx, roomID, origin); err != nil {
-		return ev.EventID(), err
-	}
 	if ev.RoomID().String() != roomID {
 		return ev.EventID(), fmt.Errorf("%w: room ID mismatch", ErrBadEvent)
 	}
-	if _, err := e.cfg.Store.Event(ctx, ev.EventID()); err == nil {
+	if err := e.CheckServerACL(ctx, roomID, origin); err != nil {
+		return ev.EventID(), err
+	}
+	if known, err := e.cfg.Store.Event(ctx, ev.EventID()); err == nil && known.Status != storage.StatusParked {
 		return ev.EventID(), nil
-	} else if !errors.Is(err, storage.ErrNotFound) {
+	} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return ev.EventID(), fmt.Errorf("rooms: lookup: %w", err)
+	}
+	if err := checkRefs(ev); err != nil {
+		return ev.EventID(), err
 	}
 	if err := e.VerifySignatures(ctx, ev); err != nil {
 		return ev.EventID(), err
 	}
 	unlock := e.lock(roomID)
 	defer unlock()
-	return ev.EventID(), e.accept(ctx, v, ev, origin)
+	return ev.EventID(), e.ingest(ctx, v, ev, origin, true)
 }
 
-// accept runs the auth checks on a signature-checked event and persists it.
-// Spec: https://spec.matrix.org/v1.16/server-server-api/#checks-performed-on-receipt-of-a-pdu
-func (e *Engine) accept(ctx context.Context, v gomatrixserverlib.IRoomVersion, ev gomatrixserverlib.PDU, origin spec.ServerName) error {
+// ingest takes in a signature-checked event: it closes a gap before it
+// (get_missing_events, when fillGaps, then /state_ids), fetches missing auth
+// events, runs the checks, stores it, and re-checks parked events that were
+// waiting for it. The room lock must be held.
+func (e *Engine) ingest(ctx context.Context, v gomatrixserverlib.IRoomVersion, ev gomatrixserverlib.PDU, origin spec.ServerName, fillGaps bool) error {
 	roomID := ev.RoomID().String()
-	// 4. Passes authorization rules based on the event's auth events.
-	authEvents, err := e.loadAuthEvents(ctx, v, ev)
+	if err := checkRefs(ev); err != nil {
+		return err
+	}
+	known, missing, err := e.prevState(ctx, ev)
 	if err != nil {
 		return err
 	}
-	if reason := e.authCheck(ctx, v, ev, authEvents); reason != nil {
-		e.storeJudged(ctx, ev, storage.StatusRejected, reason)
-		return fmt.Errorf("%w: %v", ErrNotAllowed, reason)
+	if len(missing) > 0 && e.cfg.Remote != nil && fillGaps {
+		e.fillGap(ctx, v, roomID, ev, origin)
+		if known, missing, err = e.prevState(ctx, ev); err != nil {
+			return err
+		}
 	}
-	// 6. Passes authorization rules based on the current state of the room,
-	// otherwise it is "soft failed": stored, but it does not change state
-	// and is not shown.
-	state, err := e.currentState(ctx, v, roomID)
+	if e.cfg.Remote != nil {
+		if err := e.fetchMissingAuth(ctx, v, roomID, ev, origin); err != nil {
+			return err
+		}
+	}
+	room, err := e.cfg.Store.Room(ctx, roomID)
+	if err != nil {
+		return fmt.Errorf("rooms: load room: %w", err)
+	}
+	var p *placed
+	switch {
+	case len(missing) == 0:
+		p, err = e.place(ctx, v, room, ev, known)
+	case e.cfg.Remote != nil:
+		before, beforeSet, serr := e.stateFromRemote(ctx, v, roomID, ev, origin, known)
+		if serr != nil {
+			e.log.Info("cannot get the state before an event; parking it", "event_id", ev.EventID(), "err", serr)
+			return e.park(ctx, ev, missing)
+		}
+		p, err = e.placeWith(ctx, v, room, ev, before, beforeSet)
+	default:
+		return e.park(ctx, ev, missing)
+	}
 	if err != nil {
 		return err
 	}
-	if reason := e.authCheck(ctx, v, ev, state); reason != nil {
-		e.storeJudged(ctx, ev, storage.StatusSoftFailed, reason)
-		e.log.Info("soft-failed event", "event_id", ev.EventID(), "reason", reason)
+	if p.status == storage.StatusSoftFailed {
+		e.log.Info("soft-failed event", "event_id", ev.EventID(), "reason", p.reason)
+	}
+	if err := e.commit(ctx, v, room, p, nil, false); err != nil {
+		return err
+	}
+	e.recheckParked(ctx, v, ev.EventID(), origin)
+	if p.status == storage.StatusRejected {
+		return fmt.Errorf("%w: %v", ErrNotAllowed, p.reason)
+	}
+	return nil
+}
+
+// fetchMissingAuth fetches the auth events of ev we do not have.
+func (e *Engine) fetchMissingAuth(ctx context.Context, v gomatrixserverlib.IRoomVersion, roomID string, ev gomatrixserverlib.PDU, origin spec.ServerName) error {
+	ids := uniq(ev.AuthEventIDs())
+	stored, err := e.cfg.Store.Events(ctx, ids)
+	if err != nil {
+		return err
+	}
+	if len(stored) == len(ids) {
 		return nil
 	}
-	pos, err := e.cfg.Store.WriteRoom(ctx, storage.RoomWrite{Events: []storage.EventUpdate{
-		update(ev, storage.StatusAccepted, "", true, nil),
-	}})
-	if err != nil {
-		return fmt.Errorf("rooms: persist %s: %w", ev.EventID(), err)
+	return e.fetchOutliers(ctx, v, roomID, origin, ids)
+}
+
+// park stores an event whose prev events are missing, to be judged again
+// when one of them arrives.
+func (e *Engine) park(ctx context.Context, ev gomatrixserverlib.PDU, missing []string) error {
+	reason := fmt.Errorf("%w: %d missing, e.g. %s", ErrParked, len(missing), missing[0])
+	if _, err := e.cfg.Store.WriteRoom(ctx, storage.RoomWrite{Events: []storage.EventUpdate{
+		update(ev, storage.StatusParked, reason.Error(), false, nil),
+	}}); err != nil {
+		return fmt.Errorf("rooms: park %s: %w", ev.EventID(), err)
 	}
-	e.cfg.OnAccepted(Accepted{Event: ev, StreamPos: pos[0]})
-	return nil
+	return reason
+}
+
+// recheckParked judges again the parked events that listed eventID as a
+// prev event, now that it is stored.
+func (e *Engine) recheckParked(ctx context.Context, v gomatrixserverlib.IRoomVersion, eventID string, origin spec.ServerName) {
+	kids, err := e.cfg.Store.ChildEvents(ctx, eventID)
+	if err != nil {
+		return
+	}
+	for _, k := range kids {
+		if k.Status != storage.StatusParked {
+			continue
+		}
+		ev, err := pdu(v, k)
+		if err != nil {
+			continue
+		}
+		if _, missing, err := e.prevState(ctx, ev); err != nil || len(missing) > 0 {
+			continue
+		}
+		if err := e.ingest(ctx, v, ev, origin, false); err != nil {
+			e.log.Info("parked event still not accepted", "event_id", k.EventID, "err", err)
+		}
+	}
 }
 
 // loadAuthEvents fetches the event's auth events from the store. A missing
@@ -193,15 +269,6 @@ func (e *Engine) authCheck(ctx context.Context, v gomatrixserverlib.IRoomVersion
 		return err
 	}
 	return gomatrixserverlib.Allowed(ev, provider, UserIDForSender)
-}
-
-func (e *Engine) storeJudged(ctx context.Context, ev gomatrixserverlib.PDU, status storage.EventStatus, reason error) {
-	_, err := e.cfg.Store.WriteRoom(ctx, storage.RoomWrite{Events: []storage.EventUpdate{
-		update(ev, status, reason.Error(), false, nil),
-	}})
-	if err != nil {
-		e.log.Warn("could not store judged event", "event_id", ev.EventID(), "status", status, "err", err)
-	}
 }
 
 func uniq(ids []string) []string {

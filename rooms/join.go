@@ -2,6 +2,7 @@ package rooms
 
 import (
 	"context"
+	"slices"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -122,56 +123,49 @@ func (e *Engine) sendMembership(ctx context.Context, origin spec.ServerName, roo
 	}
 	unlock := e.lock(roomID)
 	defer unlock()
-	state, err := e.currentState(ctx, v, roomID)
+	known, missing, err := e.prevState(ctx, ev)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if _, err := e.cfg.Store.Event(ctx, ev.EventID()); err == nil {
+	if len(missing) > 0 {
+		return nil, nil, nil, fmt.Errorf("%w: prev events unknown here (not from our make_%s)", ErrBadEvent, membership)
+	}
+	if stored, err := e.cfg.Store.Event(ctx, ev.EventID()); err == nil && stored.Status == storage.StatusAccepted {
 		// Already stored (a retried send_join): answer the same way.
-		return ev, withoutEvent(state, ev.EventID()), v, nil
+		set, err := e.snapshot(ctx, stored.StateBefore)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		state, err := e.statePDUs(ctx, v, set, nil)
+		return ev, state, v, err
 	}
-	authEvents, err := e.loadAuthEvents(ctx, v, ev)
+	room, err := e.cfg.Store.Room(ctx, roomID)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("rooms: load room: %w", err)
+	}
+	p, err := e.place(ctx, v, room, ev, known)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if reason := e.authCheck(ctx, v, ev, authEvents); reason != nil {
-		return nil, nil, nil, fmt.Errorf("%w: %v", ErrNotAllowed, reason)
+	if p.status != storage.StatusAccepted {
+		return nil, nil, nil, fmt.Errorf("%w: %v", ErrNotAllowed, p.reason)
 	}
-	if reason := e.authCheck(ctx, v, ev, state); reason != nil {
-		return nil, nil, nil, fmt.Errorf("%w: %v", ErrNotAllowed, reason)
+	dests, err := e.destinationsFor(ctx, v, p, nil, origin)
+	if err != nil {
+		return nil, nil, nil, err
 	}
-	if err := e.persistInbound(ctx, ev, state, origin); err != nil {
+	// The joining server learns of its own join from our answer.
+	dests = slices.DeleteFunc(dests, func(d string) bool { return d == string(origin) })
+	if err := e.commit(ctx, v, room, p, dests, false); err != nil {
+		return nil, nil, nil, err
+	}
+	state, err := e.statePDUs(ctx, v, p.beforeSet, nil)
+	if err != nil {
 		return nil, nil, nil, err
 	}
 	return ev, state, v, nil
 }
 
-func withoutEvent(state []gomatrixserverlib.PDU, eventID string) []gomatrixserverlib.PDU {
-	out := make([]gomatrixserverlib.PDU, 0, len(state))
-	for _, s := range state {
-		if s.EventID() != eventID {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-// persistInbound stores a remote event this server must relay (a join or
-// leave made through us) to the room's other servers.
-func (e *Engine) persistInbound(ctx context.Context, ev gomatrixserverlib.PDU, state []gomatrixserverlib.PDU, origin spec.ServerName) error {
-	dests := e.destinations(applyState(state, ev), nil, origin)
-	pos, err := e.cfg.Store.WriteRoom(ctx, storage.RoomWrite{Events: []storage.EventUpdate{
-		update(ev, storage.StatusAccepted, "", true, dests),
-	}})
-	if err != nil {
-		return fmt.Errorf("rooms: persist %s: %w", ev.EventID(), err)
-	}
-	if len(dests) > 0 {
-		e.cfg.OnQueued(dests)
-	}
-	e.cfg.OnAccepted(Accepted{Event: ev, StreamPos: pos[0]})
-	return nil
-}
 
 // checkMembershipEvent checks the shape send_join and send_leave require.
 func checkMembershipEvent(ev gomatrixserverlib.PDU, roomID, eventID string, origin spec.ServerName, want string) error {
@@ -255,6 +249,7 @@ func (e *Engine) JoinFromResponse(ctx context.Context, version string, join goma
 	}
 	good := map[string]gomatrixserverlib.PDU{}
 	var writes []storage.EventUpdate
+	set := stateSet{}
 	var state []gomatrixserverlib.PDU
 	for _, ev := range ordered {
 		if err := e.VerifySignatures(ctx, ev); err != nil {
@@ -288,44 +283,57 @@ func (e *Engine) JoinFromResponse(ctx context.Context, version string, join goma
 			continue
 		}
 		good[ev.EventID()] = ev
-		u := update(ev, storage.StatusAccepted, "", false, nil)
-		u.SetState = isState[ev.EventID()]
-		writes = append(writes, u)
-		if u.SetState {
+		writes = append(writes, update(ev, storage.StatusAccepted, "", false, nil))
+		if isState[ev.EventID()] && ev.StateKey() != nil {
+			set[skey{ev.Type(), *ev.StateKey()}] = ev.EventID()
 			state = append(state, ev)
 		}
 	}
 	if _, ok := good[create.EventID()]; !ok {
 		return fmt.Errorf("%w: the create event did not verify", ErrBadSignature)
 	}
-	if err := e.authCheck(ctx, v, join, state); err != nil {
-		// authCheck needs the create event in the store for v12; check
-		// directly against the verified state instead.
-		provider, perr := gomatrixserverlib.NewAuthEvents(state)
-		if perr != nil {
-			return perr
-		}
-		if aerr := gomatrixserverlib.Allowed(join, provider, UserIDForSender); aerr != nil {
-			return fmt.Errorf("%w: our join: %v", ErrNotAllowed, aerr)
+	provider, err := gomatrixserverlib.NewAuthEvents(state)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrBadEvent, err)
+	}
+	if err := gomatrixserverlib.Allowed(join, provider, UserIDForSender); err != nil {
+		return fmt.Errorf("%w: our join: %v", ErrNotAllowed, err)
+	}
+	before, err := e.saveSnapshot(ctx, roomID, 0, nil, set)
+	if err != nil {
+		return err
+	}
+	afterSet := set.with(join)
+	after, err := e.saveSnapshot(ctx, roomID, before, set, afterSet)
+	if err != nil {
+		return err
+	}
+	ju := update(join, storage.StatusAccepted, "", true, nil)
+	ju.Event.StateBefore, ju.Event.StateAfter = before, after
+	writes = append(writes, ju)
+	var old stateSet
+	if existing, err := e.cfg.Store.Room(ctx, roomID); err == nil && existing.CurrentSnapshot != 0 {
+		if old, err = e.snapshot(ctx, existing.CurrentSnapshot); err != nil {
+			return err
 		}
 	}
-	writes = append(writes, update(join, storage.StatusAccepted, "", true, nil))
 	pos, err := e.cfg.Store.WriteRoom(ctx, storage.RoomWrite{
-		Room:   &storage.Room{RoomID: roomID, Version: version, CreatedTS: time.Now().UnixMilli()},
-		Events: writes,
+		Room:            &storage.Room{RoomID: roomID, Version: version, CreatedTS: time.Now().UnixMilli()},
+		Events:          writes,
+		StateDelta:      diff(old, afterSet),
+		CurrentSnapshot: after,
 	})
 	if err != nil {
 		return fmt.Errorf("rooms: store joined room: %w", err)
 	}
 	for i, w := range writes {
-		if !w.SetState && !w.Extremity {
+		if i == len(writes)-1 {
+			e.cfg.OnAccepted(Accepted{Event: join, StreamPos: pos[i], Local: true})
 			continue
 		}
-		ev := good[w.Event.EventID]
-		if i == len(writes)-1 {
-			ev = join
+		if isState[w.Event.EventID] {
+			e.cfg.OnAccepted(Accepted{Event: good[w.Event.EventID], StreamPos: pos[i]})
 		}
-		e.cfg.OnAccepted(Accepted{Event: ev, StreamPos: pos[i]})
 	}
 	return nil
 }

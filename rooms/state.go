@@ -95,35 +95,6 @@ func joinedServers(state []gomatrixserverlib.PDU) []string {
 	return out
 }
 
-// JoinedServers returns the servers with a joined member in a room.
-func (e *Engine) JoinedServers(ctx context.Context, roomID string) ([]string, error) {
-	state, err := e.CurrentState(ctx, roomID)
-	if err != nil {
-		return nil, err
-	}
-	return joinedServers(state), nil
-}
-
-// destinations is every joined server of a state plus extra, minus this
-// server and minus skip.
-func (e *Engine) destinations(state []gomatrixserverlib.PDU, extra []string, skip spec.ServerName) []string {
-	set := map[string]struct{}{}
-	for _, s := range joinedServers(state) {
-		set[s] = struct{}{}
-	}
-	for _, s := range extra {
-		set[s] = struct{}{}
-	}
-	delete(set, string(e.cfg.Signer.ServerName))
-	delete(set, string(skip))
-	out := make([]string, 0, len(set))
-	for s := range set {
-		out = append(out, s)
-	}
-	sort.Strings(out)
-	return out
-}
-
 // strippedTypes are the state events sent with an invite so the invitee
 // can show the room before joining.
 var strippedTypes = map[string]bool{

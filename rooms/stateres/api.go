@@ -56,6 +56,11 @@ var ErrMixedRooms = errors.New("stateres: events from more than one room")
 // unknown conflicted event cannot win, an unknown auth event is not used.
 // The sets are not modified; the result is a new map.
 func Resolve(ctx context.Context, roomVersion string, sets []StateMap, events Events) (StateMap, error) {
+	return resolveWith(ctx, roomVersion, sets, events, nil)
+}
+
+// resolveWith is Resolve with test hooks (nil in production).
+func resolveWith(ctx context.Context, roomVersion string, sets []StateMap, events Events, hooks *testHooks) (StateMap, error) {
 	algo, err := algorithmFor(roomVersion)
 	if err != nil {
 		return nil, err
@@ -73,7 +78,7 @@ func Resolve(ctx context.Context, roomVersion string, sets []StateMap, events Ev
 	if events == nil {
 		return nil, errors.New("stateres: no event source")
 	}
-	r := &resolver{algo: algo, version: roomVersion, src: events}
+	r := &resolver{algo: algo, version: roomVersion, src: events, hooks: hooks}
 	return r.resolve(ctx, sets)
 }
 

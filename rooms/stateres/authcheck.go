@@ -77,32 +77,40 @@ func (r *resolver) iterativeAuthChecks(events []int32, ps *partialState) error {
 		if err != nil {
 			return fmt.Errorf("stateres: auth events: %w", err)
 		}
-		// The event's own auth events first, then the partial state over
-		// them for every key the auth rules need.
-		for _, a := range n.auth {
-			if r.rejected[a] || !g.nodes[a].state {
-				continue
-			}
+		for _, a := range r.authEventsFor(x, ps) {
 			if err := r.sameRoom(a); err != nil {
 				return err
 			}
 			_ = provider.AddEvent(g.nodes[a].ev)
-		}
-		for _, k := range r.neededKeys(x) {
-			s := ps.get(k)
-			if s == missing || r.rejected[s] {
-				continue
-			}
-			if err := r.sameRoom(s); err != nil {
-				return err
-			}
-			_ = provider.AddEvent(g.nodes[s].ev)
 		}
 		if allowed(n.ev, provider) {
 			ps.over[n.key()] = x
 		}
 	}
 	return nil
+}
+
+// authEventsFor returns the events the auth rules see for x, in the order
+// they are added (a later event replaces an earlier one at the same key):
+// the event's own auth events that were not rejected, then the partial
+// state's events at every key the auth rules need.
+func (r *resolver) authEventsFor(x int32, ps *partialState) []int32 {
+	if r.hooks != nil && r.hooks.authEvents != nil {
+		return r.hooks.authEvents(r, x, ps)
+	}
+	g := &r.g
+	out := make([]int32, 0, 8)
+	for _, a := range g.nodes[x].auth {
+		if !r.rejected[a] && g.nodes[a].state {
+			out = append(out, a)
+		}
+	}
+	for _, k := range r.neededKeys(x) {
+		if s := ps.get(k); s != missing && !r.rejected[s] {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // allowed runs gomatrixserverlib's authorisation rules. They can panic on

@@ -62,6 +62,11 @@ func (g *graph) authOfType(x int32, typ string) int32 {
 // 100 and everyone else 0. A power levels event that cannot be parsed
 // counts as giving 0.
 func (r *resolver) senderPower(x int32) int64 {
+	if r.hooks != nil && r.hooks.senderPower != nil {
+		if p, ok := r.hooks.senderPower(r, x); ok {
+			return p
+		}
+	}
 	g := &r.g
 	sender := string(g.nodes[x].ev.SenderID())
 	create := g.authOfType(x, spec.MRoomCreate)

@@ -23,6 +23,21 @@ type resolver struct {
 	needed       map[int32][]StateKey
 	creatorCache map[int32][]string
 	plCache      map[int32]*gomatrixserverlib.PowerLevelContent
+
+	unconflicted StateMap
+	conflicted   []int32
+	hooks        *testHooks
+}
+
+// testHooks let the differential tests swap gomatrixserverlib's behaviour
+// into one step at a time, to name the cause of each disagreement. Nil in
+// production; a nil field keeps the spec's behaviour for that step.
+type testHooks struct {
+	selectPowerSet func(r *resolver, full []int32) (xs, rest []int32, inX, region []bool)
+	powerOrder     func(r *resolver, xs []int32, inX, region []bool) []int32
+	senderPower    func(r *resolver, x int32) (int64, bool)
+	mainlineOrder  func(r *resolver, events []int32, pl int32) []int32
+	authEvents     func(r *resolver, x int32, ps *partialState) []int32
 }
 
 // resolve runs the algorithm of the spec's "Algorithm" section
@@ -54,6 +69,7 @@ func (r *resolver) resolve(ctx context.Context, sets []StateMap) (StateMap, erro
 		}
 	}
 	conflicted := known(g, conflictedIDs)
+	r.unconflicted, r.conflicted = unconflicted, conflicted
 	perSet := make([][]int32, len(perSetIDs))
 	for i, s := range perSetIDs {
 		perSet[i] = known(g, s)
@@ -90,32 +106,17 @@ func (r *resolver) resolve(ctx context.Context, sets []StateMap) (StateMap, erro
 	// the events in the auth chain of P which also belong to the full
 	// conflicted set. Sort X into a list using the reverse topological
 	// power ordering."
-	var powerEvents []int32
-	for _, x := range full {
-		if g.isPowerEvent(x) {
-			powerEvents = append(powerEvents, x)
-		}
-	}
-	region := make([]bool, nodes) // X and the auth chains of its events
-	g.ancestors(powerEvents, region, nil)
-	for _, p := range powerEvents {
-		region[p] = true
-	}
-	inX := make([]bool, nodes)
-	var xs, rest []int32
-	for _, x := range full {
-		if region[x] {
-			inX[x] = true
-			xs = append(xs, x)
-		} else {
-			rest = append(rest, x)
-		}
-	}
+	xs, rest, inX, region := r.selectPowerSet(full)
 	r.power = make([]int64, nodes)
 	for _, x := range xs {
 		r.power[x] = r.senderPower(x)
 	}
-	sorted := r.powerOrder(xs, inX, region)
+	var sorted []int32
+	if r.hooks != nil && r.hooks.powerOrder != nil {
+		sorted = r.hooks.powerOrder(r, xs, inX, region)
+	} else {
+		sorted = r.powerOrder(xs, inX, region)
+	}
 
 	// Step 2: "Apply the iterative auth checks algorithm, starting from
 	// the unconflicted state map [v2.1: from an empty state map], to the
@@ -136,7 +137,11 @@ func (r *resolver) resolve(ctx context.Context, sets []StateMap) (StateMap, erro
 	// order them by the mainline ordering based on the power level in the
 	// partially resolved state obtained in step 2."
 	pl := ps.get(StateKey{spec.MRoomPowerLevels, ""})
-	rest = r.mainlineOrder(rest, pl)
+	if r.hooks != nil && r.hooks.mainlineOrder != nil {
+		rest = r.hooks.mainlineOrder(r, rest, pl)
+	} else {
+		rest = r.mainlineOrder(rest, pl)
+	}
 
 	// Step 4: "Apply the iterative auth checks algorithm on the partial
 	// resolved state and the list of events from the previous step."
@@ -211,4 +216,36 @@ func (r *resolver) loadRejections(ctx context.Context, full []int32, unconflicte
 		}
 	}
 	return nil
+}
+
+// selectPowerSet returns X (the power events of the full conflicted set
+// and the events of the full conflicted set in their auth chains), the
+// rest of the full conflicted set, X as marks, and the region over which
+// X is sorted: X and the auth chains of its events.
+func (r *resolver) selectPowerSet(full []int32) (xs, rest []int32, inX, region []bool) {
+	if r.hooks != nil && r.hooks.selectPowerSet != nil {
+		return r.hooks.selectPowerSet(r, full)
+	}
+	g := &r.g
+	var powerEvents []int32
+	for _, x := range full {
+		if g.isPowerEvent(x) {
+			powerEvents = append(powerEvents, x)
+		}
+	}
+	region = make([]bool, len(g.nodes))
+	g.ancestors(powerEvents, region, nil)
+	for _, p := range powerEvents {
+		region[p] = true
+	}
+	inX = make([]bool, len(g.nodes))
+	for _, x := range full {
+		if region[x] {
+			inX[x] = true
+			xs = append(xs, x)
+		} else {
+			rest = append(rest, x)
+		}
+	}
+	return xs, rest, inX, region
 }
