@@ -2,11 +2,11 @@ package rooms
 
 import (
 	"context"
-	"sort"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -356,22 +356,6 @@ func (e *Engine) destinationsFor(ctx context.Context, v gomatrixserverlib.IRoomV
 	}
 	sort.Strings(out)
 	return out, nil
-}
-
-// applyState returns state with ev replacing its (type, state_key), or
-// state unchanged for a non-state event. The input slice is not modified.
-func applyState(state []gomatrixserverlib.PDU, ev gomatrixserverlib.PDU) []gomatrixserverlib.PDU {
-	if ev.StateKey() == nil {
-		return state
-	}
-	out := make([]gomatrixserverlib.PDU, 0, len(state)+1)
-	for _, s := range state {
-		if s.Type() == ev.Type() && s.StateKeyEquals(*ev.StateKey()) {
-			continue
-		}
-		out = append(out, s)
-	}
-	return append(out, ev)
 }
 
 // update turns a PDU into a store write.

@@ -2,9 +2,9 @@ package rooms
 
 import (
 	"context"
-	"slices"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -165,7 +165,6 @@ func (e *Engine) sendMembership(ctx context.Context, origin spec.ServerName, roo
 	}
 	return ev, state, v, nil
 }
-
 
 // checkMembershipEvent checks the shape send_join and send_leave require.
 func checkMembershipEvent(ev gomatrixserverlib.PDU, roomID, eventID string, origin spec.ServerName, want string) error {
