@@ -81,6 +81,16 @@ func runResolveCase(t *testing.T, c *fixtureCase, room *builtRoom) {
 		if !reflect.DeepEqual(gm, gwant) {
 			t.Errorf("gomatrixserverlib now gives %v, case records %v: update the case", room.nameState(gm), room.nameState(gwant))
 		}
+		if c.Gmsl.Quirks != "" {
+			q, ok := quirkByName(c.Gmsl.Quirks)
+			if !ok {
+				t.Fatalf("unknown quirks %q", c.Gmsl.Quirks)
+			}
+			emulated, err := resolveWith(context.Background(), c.RoomVersion, sets, room.events(), hooksFor(q))
+			if err != nil || !reflect.DeepEqual(emulated, gwant) {
+				t.Errorf("our resolver with %s gives %v, not gomatrixserverlib's %v", q, room.nameState(emulated), room.nameState(gwant))
+			}
+		}
 	}
 }
 

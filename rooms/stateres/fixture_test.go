@@ -43,6 +43,7 @@ type fixtureCase struct {
 type fixtureGmsl struct {
 	Expected []string `json:"expected"`
 	Panics   bool     `json:"panics"`
+	Quirks   string   `json:"quirks"`
 	Why      string   `json:"why"`
 }
 

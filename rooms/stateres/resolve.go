@@ -24,9 +24,11 @@ type resolver struct {
 	creatorCache map[int32][]string
 	plCache      map[int32]*gomatrixserverlib.PowerLevelContent
 
-	unconflicted StateMap
-	conflicted   []int32
-	hooks        *testHooks
+	unconflicted      StateMap
+	unconflictedNodes []int32
+	conflicted        []int32
+	perSet            [][]int32
+	hooks             *testHooks
 }
 
 // testHooks let the differential tests swap gomatrixserverlib's behaviour
@@ -83,6 +85,7 @@ func (r *resolver) resolve(ctx context.Context, sets []StateMap) (StateMap, erro
 	for _, c := range conflicted {
 		inFull[c] = true
 	}
+	r.unconflictedNodes, r.perSet = unconflictedNodes, perSet
 	r.authDifference(unconflictedNodes, perSet, inFull)
 	if r.algo == algoV21 {
 		r.conflictedSubgraph(conflicted, inFull)
