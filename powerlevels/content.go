@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
@@ -115,8 +117,13 @@ func isJSONObject(b []byte) bool {
 }
 
 // validUserID checks a user ID as the auth rules do for the keys of
-// "users" (and for senders): historical localparts are allowed.
+// "users" (and for senders): historical localparts are allowed, but, as
+// the spec's Historical User IDs say, only as valid Unicode without NUL
+// (invalid UTF-8 would not survive as a JSON key).
 func validUserID(id string) error {
+	if !utf8.ValidString(id) || strings.IndexByte(id, 0) >= 0 {
+		return fmt.Errorf("%w %q: not valid UTF-8 or has NUL", ErrInvalidUserID, id)
+	}
 	if _, err := spec.NewUserID(id, true); err != nil {
 		return fmt.Errorf("%w %q: %v", ErrInvalidUserID, id, err)
 	}

@@ -160,10 +160,13 @@ func (m *Mapping) Level(r Role) (int64, bool) {
 // the highest level at or below it. With the default mapping, 100 and
 // above is owner, 50-99 moderator, 0-49 user.
 //
-// A level below every role's (-5 with the defaults: a member someone
-// pushed below the default, often to mute them) maps to the lowest role;
-// the level itself, which RoleChange carries, tells the two apart. A room
-// creator's infinite power (CreatorLevel) maps to the highest role.
+// A level below every role's (-5 with the defaults: a member pushed below
+// the default, usually to mute them) maps to the lowest role: the member
+// is still a member, and the host's role model has nothing lower. So with
+// the defaults Diff does not report muting and unmuting; a host that wants
+// to see it adds a role for it, e.g. NewMapping(map[Role]int64{"muted":
+// -1}). A room creator's infinite power (CreatorLevel) maps to the highest
+// role.
 func (m *Mapping) RoleFor(level int64) Role {
 	roles := m.get().roles
 	i, found := slices.BinarySearchFunc(roles, level, func(rl roleLevel, l int64) int {
