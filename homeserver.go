@@ -139,6 +139,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Logger:     s.log,
 		OnAccepted: s.onAccepted,
 		OnQueued:   func(d []string) { s.sender.Wake(d...) },
+		Remote:     s.client,
 	})
 	s.fed = federation.NewServer(federation.ServerConfig{
 		Identity: id, KeyRing: s.keyring, Rooms: s.rooms, Store: s.store, Logger: s.log,

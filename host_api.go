@@ -214,3 +214,64 @@ func rawList(evs gomatrixserverlib.EventJSONs) []json.RawMessage {
 	}
 	return out
 }
+
+// JoinRoom joins a local user to a remote room by ID through the given
+// servers, trying each in turn until one answers (failing over when one
+// is down or does not know the room).
+func (s *Server) JoinRoom(ctx context.Context, roomID, user string, via []string) error {
+	uid, err := s.UserID(user)
+	if err != nil {
+		return err
+	}
+	if len(via) == 0 {
+		return fmt.Errorf("homeserver: join %s: no server to join through", roomID)
+	}
+	var errs []error
+	for _, server := range via {
+		if spec.ServerName(server) == s.name {
+			continue
+		}
+		err := s.joinVia(ctx, roomID, uid, spec.ServerName(server))
+		if err == nil {
+			return nil
+		}
+		s.log.Info("join failed; trying the next server", "room_id", roomID, "via", server, "err", err)
+		errs = append(errs, err)
+	}
+	return fmt.Errorf("homeserver: join %s: no server let us in: %w", roomID, errors.Join(errs...))
+}
+
+// Backfill fetches up to limit messages older than what this server holds
+// of a room from the other servers in it, checks them, stores them, and
+// returns them oldest first. Hooks are not called for history.
+func (s *Server) Backfill(ctx context.Context, roomID string, limit int) ([]Message, error) {
+	servers, err := s.rooms.JoinedServers(ctx, roomID)
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	for _, server := range servers {
+		if spec.ServerName(server) == s.name {
+			continue
+		}
+		evs, err := s.rooms.FetchHistory(ctx, spec.ServerName(server), roomID, limit)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		var out []Message
+		for _, ev := range evs {
+			if ev.Type() != "m.room.message" {
+				continue
+			}
+			if m, ok := messageOf(roomID, ev.EventID(), string(ev.SenderID()), int64(ev.OriginServerTS()), 0, ev.Content()); ok {
+				out = append(out, m)
+			}
+		}
+		return out, nil
+	}
+	if len(errs) == 0 {
+		return nil, nil
+	}
+	return nil, fmt.Errorf("homeserver: backfill %s: %w", roomID, errors.Join(errs...))
+}

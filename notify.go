@@ -14,7 +14,7 @@ import (
 // onAccepted turns accepted remote events into host hooks. It runs inside
 // the rooms engine, so it only queues work.
 func (s *Server) onAccepted(a rooms.Accepted) {
-	if a.Local {
+	if a.Local || a.Historical {
 		return
 	}
 	ev := a.Event

@@ -113,3 +113,57 @@ func (c *Client) SendTransaction(ctx context.Context, dest spec.ServerName, txnI
 	err := c.Do(ctx, "PUT", dest, "/_matrix/federation/v1/send/"+url.PathEscape(txnID), body, &res)
 	return res, err
 }
+
+// MissingEvents asks dest for the events between earliest and latest
+// (implements rooms.Remote).
+func (c *Client) MissingEvents(ctx context.Context, dest spec.ServerName, roomID string, earliest, latest []string, limit int, minDepth int64) ([]json.RawMessage, error) {
+	body := map[string]any{"earliest_events": nonNil(earliest), "latest_events": nonNil(latest), "limit": limit, "min_depth": minDepth}
+	var res struct {
+		Events []json.RawMessage `json:"events"`
+	}
+	err := c.Do(ctx, "POST", dest, "/_matrix/federation/v1/get_missing_events/"+url.PathEscape(roomID), body, &res)
+	return res.Events, err
+}
+
+// StateIDs asks dest for the state before an event, as IDs (implements
+// rooms.Remote).
+func (c *Client) StateIDs(ctx context.Context, dest spec.ServerName, roomID, eventID string) ([]string, []string, error) {
+	var res struct {
+		PDUIDs       []string `json:"pdu_ids"`
+		AuthChainIDs []string `json:"auth_chain_ids"`
+	}
+	err := c.Do(ctx, "GET", dest, "/_matrix/federation/v1/state_ids/"+url.PathEscape(roomID)+"?event_id="+url.QueryEscape(eventID), nil, &res)
+	return res.PDUIDs, res.AuthChainIDs, err
+}
+
+// Event fetches one event from dest (implements rooms.Remote).
+func (c *Client) Event(ctx context.Context, dest spec.ServerName, eventID string) (json.RawMessage, error) {
+	var res remoteTxn
+	if err := c.Do(ctx, "GET", dest, "/_matrix/federation/v1/event/"+url.PathEscape(eventID), nil, &res); err != nil {
+		return nil, err
+	}
+	if len(res.PDUs) != 1 {
+		return nil, fmt.Errorf("federation: /event from %s returned %d events", dest, len(res.PDUs))
+	}
+	return res.PDUs[0], nil
+}
+
+// Backfill asks dest for history before the given events.
+func (c *Client) Backfill(ctx context.Context, dest spec.ServerName, roomID string, from []string, limit int) ([]json.RawMessage, error) {
+	q := url.Values{"limit": {fmt.Sprint(limit)}}
+	for _, f := range from {
+		q.Add("v", f)
+	}
+	var res remoteTxn
+	err := c.Do(ctx, "GET", dest, "/_matrix/federation/v1/backfill/"+url.PathEscape(roomID)+"?"+q.Encode(), nil, &res)
+	return res.PDUs, err
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+var _ rooms.Remote = (*Client)(nil)

@@ -111,6 +111,12 @@ func (s *Server) routes() *mux.Router {
 	fed.Handle("/v1/make_join/{roomID}/{userID}", s.authed(s.makeJoin)).Methods(http.MethodGet)
 	fed.Handle("/v2/send_join/{roomID}/{eventID}", s.authed(s.sendJoin)).Methods(http.MethodPut)
 	fed.Handle("/v1/make_leave/{roomID}/{userID}", s.authed(s.makeLeave)).Methods(http.MethodGet)
+	fed.Handle("/v1/event/{eventID}", s.authed(s.event)).Methods(http.MethodGet)
+	fed.Handle("/v1/state/{roomID}", s.authed(s.state)).Methods(http.MethodGet)
+	fed.Handle("/v1/state_ids/{roomID}", s.authed(s.stateIDs)).Methods(http.MethodGet)
+	fed.Handle("/v1/event_auth/{roomID}/{eventID}", s.authed(s.eventAuth)).Methods(http.MethodGet)
+	fed.Handle("/v1/backfill/{roomID}", s.authed(s.backfill)).Methods(http.MethodGet)
+	fed.Handle("/v1/get_missing_events/{roomID}", s.authed(s.missingEvents)).Methods(http.MethodPost)
 	fed.Handle("/v2/send_leave/{roomID}/{eventID}", s.authed(s.sendLeave)).Methods(http.MethodPut)
 	return r
 }
@@ -256,6 +262,10 @@ func roomError(err error) error {
 		return errorf(http.StatusBadRequest, CodeIncompatibleVer, "%v", err)
 	case errors.Is(err, rooms.ErrBadEvent):
 		return errorf(http.StatusBadRequest, CodeBadJSON, "%v", err)
+	case errors.Is(err, rooms.ErrUnknownEvent):
+		return errorf(http.StatusNotFound, CodeNotFound, "%v", err)
+	case errors.Is(err, rooms.ErrNotInRoom):
+		return errorf(http.StatusForbidden, CodeForbidden, "%v", err)
 	case errors.Is(err, rooms.ErrServerDenied):
 		return errorf(http.StatusForbidden, CodeForbidden, "%v", err)
 	case errors.Is(err, rooms.ErrNotAllowed), errors.Is(err, rooms.ErrBadSignature), errors.Is(err, rooms.ErrMissingAuthEvents):

@@ -23,6 +23,7 @@ type Store interface {
 	StateEvent(ctx context.Context, roomID, eventType, stateKey string) (storage.Event, error)
 	ForwardExtremities(ctx context.Context, roomID string) ([]string, error)
 	ChildEvents(ctx context.Context, eventID string) ([]storage.Event, error)
+	RoomEvents(ctx context.Context, roomID string, after int64, limit int) ([]storage.Event, error)
 	WriteSnapshot(ctx context.Context, roomID string, parent int64, delta []storage.StateEntry) (int64, error)
 	Snapshot(ctx context.Context, id int64) ([]storage.StateEntry, error)
 }
@@ -40,6 +41,8 @@ type Accepted struct {
 	StreamPos int64
 	// Local is true for events built on this server.
 	Local bool
+	// Historical is true for older history fetched by backfill.
+	Historical bool
 }
 
 // Config holds what an Engine needs.

@@ -23,6 +23,8 @@ type Remote interface {
 	StateIDs(ctx context.Context, server spec.ServerName, roomID, eventID string) (state, authChain []string, err error)
 	// Event fetches one event: GET /event.
 	Event(ctx context.Context, server spec.ServerName, eventID string) (json.RawMessage, error)
+	// Backfill asks server for history before the given events: GET /backfill.
+	Backfill(ctx context.Context, server spec.ServerName, roomID string, from []string, limit int) ([]json.RawMessage, error)
 }
 
 // Gap-filling limits.

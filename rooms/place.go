@@ -128,15 +128,21 @@ func (e *Engine) placeWith(ctx context.Context, v gomatrixserverlib.IRoomVersion
 // builds on every extremity, else to the resolution of the two. The PDU is
 // queued for dests in the same write.
 func (e *Engine) commit(ctx context.Context, v gomatrixserverlib.IRoomVersion, room storage.Room, p *placed, dests []string, local bool) error {
+	return e.commitAs(ctx, v, room, p, dests, local, false)
+}
+
+// commitAs is commit; a historical event (backfilled history) is stored
+// with its state but leaves the extremities and the current state alone.
+func (e *Engine) commitAs(ctx context.Context, v gomatrixserverlib.IRoomVersion, room storage.Room, p *placed, dests []string, local, historical bool) error {
 	reason := ""
 	if p.reason != nil {
 		reason = p.reason.Error()
 	}
-	u := update(p.ev, p.status, reason, p.status == storage.StatusAccepted, dests)
+	u := update(p.ev, p.status, reason, p.status == storage.StatusAccepted && !historical, dests)
 	u.SetState = false
 	u.Event.StateBefore, u.Event.StateAfter = p.before, p.after
 	w := storage.RoomWrite{Events: []storage.EventUpdate{u}}
-	if p.status == storage.StatusAccepted {
+	if p.status == storage.StatusAccepted && !historical {
 		current, err := e.snapshot(ctx, room.CurrentSnapshot)
 		if err != nil {
 			return err
@@ -165,7 +171,7 @@ func (e *Engine) commit(ctx context.Context, v gomatrixserverlib.IRoomVersion, r
 		e.cfg.OnQueued(dests)
 	}
 	if p.status == storage.StatusAccepted {
-		e.cfg.OnAccepted(Accepted{Event: p.ev, StreamPos: pos[0], Local: local})
+		e.cfg.OnAccepted(Accepted{Event: p.ev, StreamPos: pos[0], Local: local, Historical: historical})
 	}
 	return nil
 }

@@ -168,3 +168,16 @@ func (e *Engine) authChain(ctx context.Context, v gomatrixserverlib.IRoomVersion
 	}
 	return out, nil
 }
+
+// JoinedServers returns the servers with a joined member in a room now.
+func (e *Engine) JoinedServers(ctx context.Context, roomID string) ([]string, error) {
+	v, err := e.roomVersion(ctx, roomID)
+	if err != nil {
+		return nil, err
+	}
+	room, err := e.cfg.Store.Room(ctx, roomID)
+	if err != nil {
+		return nil, fmt.Errorf("rooms: load room: %w", err)
+	}
+	return e.joinedServersOf(ctx, v, room.CurrentSnapshot)
+}

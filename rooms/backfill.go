@@ -1,0 +1,138 @@
+package rooms
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/embedmatrix/homeserver/storage"
+	"github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+)
+
+// BackwardExtremities returns the room's oldest known events whose
+// prev_events are not stored: where older history can be fetched from.
+func (e *Engine) BackwardExtremities(ctx context.Context, roomID string) ([]string, error) {
+	var out []string
+	var after int64
+	for {
+		evs, err := e.cfg.Store.RoomEvents(ctx, roomID, after, 500)
+		if err != nil {
+			return nil, err
+		}
+		if len(evs) == 0 {
+			break
+		}
+		for _, ev := range evs {
+			after = ev.StreamPos
+			if len(ev.PrevEvents) == 0 {
+				continue
+			}
+			stored, err := e.cfg.Store.Events(ctx, ev.PrevEvents)
+			if err != nil {
+				return nil, err
+			}
+			if len(stored) < len(uniq(ev.PrevEvents)) {
+				out = append(out, ev.EventID)
+			}
+		}
+	}
+	return out, nil
+}
+
+// FetchHistory asks server for up to limit events older than what this
+// server holds of a room (backfill), checks each (signatures, auth rules,
+// state fetched through /state_ids when its prev events are unknown) and
+// stores it as history: neither a forward extremity nor current state. It
+// returns the accepted events, oldest first.
+func (e *Engine) FetchHistory(ctx context.Context, server spec.ServerName, roomID string, limit int) ([]gomatrixserverlib.PDU, error) {
+	if e.cfg.Remote == nil {
+		return nil, errors.New("rooms: no remote to backfill from")
+	}
+	v, err := e.roomVersion(ctx, roomID)
+	if err != nil {
+		return nil, err
+	}
+	from, err := e.BackwardExtremities(ctx, roomID)
+	if err != nil {
+		return nil, err
+	}
+	if len(from) == 0 {
+		return nil, nil
+	}
+	if len(from) > MaxPrevEvents {
+		from = from[:MaxPrevEvents]
+	}
+	raws, err := e.cfg.Remote.Backfill(ctx, server, roomID, from, min(max(limit, 1), MaxBackfill))
+	if err != nil {
+		return nil, fmt.Errorf("rooms: backfill from %s: %w", server, err)
+	}
+	var evs []gomatrixserverlib.PDU
+	for _, raw := range raws {
+		ev, err := Parse(string(v.Version()), raw)
+		if err != nil || ev.RoomID().String() != roomID {
+			continue
+		}
+		evs = append(evs, ev)
+	}
+	sort.Slice(evs, func(i, j int) bool { return evs[i].Depth() < evs[j].Depth() })
+	unlock := e.lock(roomID)
+	defer unlock()
+	var out []gomatrixserverlib.PDU
+	for _, ev := range evs {
+		if s, err := e.cfg.Store.Event(ctx, ev.EventID()); err == nil && s.StateBefore != 0 {
+			continue // already part of the room here
+		}
+		if checkRefs(ev) != nil || e.VerifySignatures(ctx, ev) != nil {
+			continue
+		}
+		ok, err := e.ingestHistorical(ctx, v, ev, server)
+		if err != nil {
+			e.log.Info("backfilled event not taken in", "event_id", ev.EventID(), "err", err)
+			continue
+		}
+		if ok {
+			out = append(out, ev)
+		}
+	}
+	return out, nil
+}
+
+// ingestHistorical checks and stores one backfilled event.
+func (e *Engine) ingestHistorical(ctx context.Context, v gomatrixserverlib.IRoomVersion, ev gomatrixserverlib.PDU, server spec.ServerName) (bool, error) {
+	roomID := ev.RoomID().String()
+	if err := e.fetchMissingAuth(ctx, v, roomID, ev, server); err != nil {
+		return false, err
+	}
+	known, missing, err := e.prevState(ctx, ev)
+	if err != nil {
+		return false, err
+	}
+	room, err := e.cfg.Store.Room(ctx, roomID)
+	if err != nil {
+		return false, err
+	}
+	var before int64
+	var beforeSet stateSet
+	if len(missing) == 0 {
+		before, beforeSet, err = e.stateBefore(ctx, v, roomID, known)
+	} else {
+		before, beforeSet, err = e.stateFromRemote(ctx, v, roomID, ev, server, known)
+	}
+	if err != nil {
+		return false, err
+	}
+	p, err := e.placeWith(ctx, v, room, ev, before, beforeSet)
+	if err != nil {
+		return false, err
+	}
+	if p.status == storage.StatusSoftFailed {
+		// History is judged by the state at the event, not today's.
+		p.status, p.reason = storage.StatusAccepted, nil
+	}
+	if err := e.commitAs(ctx, v, room, p, nil, false, true); err != nil {
+		return false, err
+	}
+	return p.status == storage.StatusAccepted, nil
+}
