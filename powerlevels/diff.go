@@ -8,11 +8,11 @@ import (
 // RoleChange is a change of one user's effective power level that moves
 // the user to another role.
 type RoleChange struct {
-	UserID   string
-	OldLevel int64
-	NewLevel int64
-	OldRole  Role
-	NewRole  Role
+	UserID   string // full Matrix user ID
+	OldLevel int64  // effective level before (CreatorLevel for a v12 creator)
+	NewLevel int64  // effective level after
+	OldRole  Role   // RoleFor(OldLevel)
+	NewRole  Role   // RoleFor(NewLevel), never equal to OldRole
 }
 
 // Diff returns the role changes between two m.room.power_levels contents
