@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/embedmatrix/homeserver/rooms/stateres"
 	"github.com/embedmatrix/homeserver/storage"
 	"github.com/matrix-org/gomatrixserverlib"
 )
@@ -46,64 +47,70 @@ func (e *Engine) resolve(ctx context.Context, v gomatrixserverlib.IRoomVersion, 
 	return e.resolveConflicted(ctx, v, sets)
 }
 
-// resolveConflicted runs state resolution over sets that disagree.
-// Until rooms/stateres lands this is gomatrixserverlib's resolver, guarded:
-// it may panic on inputs it does not expect.
-func (e *Engine) resolveConflicted(ctx context.Context, v gomatrixserverlib.IRoomVersion, sets []stateSet) (res stateSet, err error) {
-	all := map[string]bool{}
-	for _, s := range sets {
-		for _, id := range s {
-			all[id] = true
-		}
-	}
-	ids := make([]string, 0, len(all))
-	for id := range all {
-		ids = append(ids, id)
-	}
-	stored, err := e.cfg.Store.Events(ctx, ids)
-	if err != nil {
-		return nil, fmt.Errorf("rooms: resolve: %w", err)
-	}
-	byID := map[string]gomatrixserverlib.PDU{}
-	rejected := map[string]bool{}
-	for _, s := range stored {
-		p, err := pdu(v, s)
-		if err != nil {
-			return nil, err
-		}
-		byID[s.EventID] = p
-		if s.Status == storage.StatusRejected {
-			rejected[s.EventID] = true
-		}
-	}
-	pduSets := make([][]gomatrixserverlib.PDU, len(sets))
-	var conflictedEvents []gomatrixserverlib.PDU
+// resolveConflicted runs the room version's state resolution algorithm
+// (rooms/stateres) over sets that disagree.
+func (e *Engine) resolveConflicted(ctx context.Context, v gomatrixserverlib.IRoomVersion, sets []stateSet) (stateSet, error) {
+	in := make([]stateres.StateMap, len(sets))
 	for i, s := range sets {
-		for _, id := range s {
-			if p, ok := byID[id]; ok {
-				pduSets[i] = append(pduSets[i], p)
-				conflictedEvents = append(conflictedEvents, p)
-			}
+		m := make(stateres.StateMap, len(s))
+		for k, id := range s {
+			m[stateres.StateKey{Type: k.typ, StateKey: k.key}] = id
 		}
+		in[i] = m
 	}
-	chain, err := e.authChain(ctx, v, conflictedEvents)
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("rooms: state resolution failed: %v", p)
-		}
-	}()
-	resolved, err := gomatrixserverlib.ResolveConflictsNew(v.Version(), pduSets, chain, UserIDForSender,
-		func(id string) bool { return rejected[id] })
+	resolved, err := stateres.Resolve(ctx, string(v.Version()), in, &storeEvents{e: e, v: v})
 	if err != nil {
 		return nil, fmt.Errorf("rooms: state resolution: %w", err)
 	}
-	out := stateSet{}
-	for _, p := range resolved {
-		if p.StateKey() != nil {
-			out[skey{p.Type(), *p.StateKey()}] = p.EventID()
+	out := make(stateSet, len(resolved))
+	for k, id := range resolved {
+		out[skey{k.Type, k.StateKey}] = id
+	}
+	return out, nil
+}
+
+// storeEvents feeds the resolver from the store: stateres.Events and
+// stateres.Rejections.
+type storeEvents struct {
+	e *Engine
+	v gomatrixserverlib.IRoomVersion
+}
+
+var (
+	_ stateres.Events     = (*storeEvents)(nil)
+	_ stateres.Rejections = (*storeEvents)(nil)
+)
+
+// Events loads the stored events among ids (parked ones are left out).
+func (s *storeEvents) Events(ctx context.Context, ids []string) ([]gomatrixserverlib.PDU, error) {
+	stored, err := s.e.cfg.Store.Events(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]gomatrixserverlib.PDU, 0, len(stored))
+	for _, ev := range stored {
+		if ev.Status == storage.StatusParked {
+			continue
+		}
+		p, err := pdu(s.v, ev)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// Rejected lists the rejected events among ids.
+func (s *storeEvents) Rejected(ctx context.Context, ids []string) ([]string, error) {
+	stored, err := s.e.cfg.Store.Events(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, ev := range stored {
+		if ev.Status == storage.StatusRejected {
+			out = append(out, ev.EventID)
 		}
 	}
 	return out, nil
