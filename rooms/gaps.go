@@ -29,7 +29,9 @@ type Remote interface {
 
 // Gap-filling limits.
 const (
-	missingEventsLimit = 20   // events asked for in one get_missing_events
+	missingEventsLimit = 100  // events asked for in one get_missing_events
+	maxGapEvents       = 1000 // events fetched to close one gap
+	maxGapRounds       = 20   // get_missing_events calls for one gap
 	maxFetchedOutliers = 2000 // events fetched for one state_ids fallback
 )
 
@@ -63,41 +65,85 @@ func (e *Engine) prevState(ctx context.Context, ev gomatrixserverlib.PDU) ([]sto
 }
 
 // fillGap asks origin for the events between our forward extremities and
-// ev, and takes in what it returns, oldest first.
+// ev, round after round until the gap closes (or maxGapEvents), and takes
+// them in oldest first, so the host hears of them in order.
 // https://spec.matrix.org/v1.16/server-server-api/#post_matrixfederationv1get_missing_eventsroomid
 func (e *Engine) fillGap(ctx context.Context, v gomatrixserverlib.IRoomVersion, roomID string, ev gomatrixserverlib.PDU, origin spec.ServerName) {
 	exts, err := e.cfg.Store.ForwardExtremities(ctx, roomID)
 	if err != nil {
 		return
 	}
-	extEvents, err := e.cfg.Store.Events(ctx, exts)
-	if err != nil {
-		return
-	}
-	minDepth := int64(0)
-	for i, x := range extEvents {
-		if i == 0 || x.Depth < minDepth {
-			minDepth = x.Depth
+	// No depth floor: in a fork the missing events can be shallower than
+	// our own extremities. The walk stops at our extremities (earliest) and
+	// at the limits.
+	const minDepth = 0
+	collected := map[string]gomatrixserverlib.PDU{}
+	latest := []string{ev.EventID()}
+	for round := 0; len(latest) > 0 && len(collected) < maxGapEvents && round < maxGapRounds; round++ {
+		raws, err := e.cfg.Remote.MissingEvents(ctx, origin, roomID, exts, latest, missingEventsLimit, minDepth)
+		if err != nil {
+			e.log.Info("get_missing_events failed", "origin", origin, "room_id", roomID, "err", err)
+			break
+		}
+		added := 0
+		for _, raw := range raws {
+			m, err := Parse(string(v.Version()), raw)
+			if err != nil || m.RoomID().String() != roomID || m.EventID() == ev.EventID() || collected[m.EventID()] != nil {
+				continue
+			}
+			collected[m.EventID()] = m
+			added++
+		}
+		if added == 0 {
+			break
+		}
+		// The next round asks for what lies before the collected events
+		// whose prev events are still unknown (get_missing_events leaves
+		// the latest events themselves out of its answer).
+		var frontier []string
+		for _, m := range collected {
+			for _, p := range m.PrevEventIDs() {
+				if collected[p] == nil {
+					frontier = append(frontier, p)
+				}
+			}
+		}
+		stored, err := e.cfg.Store.Events(ctx, uniq(frontier))
+		if err != nil {
+			break
+		}
+		have := map[string]bool{}
+		for _, s := range stored {
+			if s.StateAfter != 0 {
+				have[s.EventID] = true
+			}
+		}
+		latest = latest[:0]
+		for id, m := range collected {
+			for _, p := range m.PrevEventIDs() {
+				if collected[p] == nil && !have[p] {
+					latest = append(latest, id)
+					break
+				}
+			}
+		}
+		sort.Strings(latest)
+		if len(latest) > MaxPrevEvents {
+			latest = latest[:MaxPrevEvents]
 		}
 	}
-	raws, err := e.cfg.Remote.MissingEvents(ctx, origin, roomID, exts, []string{ev.EventID()}, missingEventsLimit, minDepth)
-	if err != nil {
-		e.log.Info("get_missing_events failed", "origin", origin, "room_id", roomID, "err", err)
-		return
-	}
-	var evs []gomatrixserverlib.PDU
-	for _, raw := range raws {
-		m, err := Parse(string(v.Version()), raw)
-		if err != nil || m.RoomID().String() != roomID || m.EventID() == ev.EventID() {
-			continue
-		}
+	e.log.Debug("gap filled", "event_id", ev.EventID(), "collected", len(collected), "still_missing", len(latest))
+	evs := make([]gomatrixserverlib.PDU, 0, len(collected))
+	for _, m := range collected {
 		evs = append(evs, m)
 	}
-	sort.Slice(evs, func(i, j int) bool { return evs[i].Depth() < evs[j].Depth() })
-	for _, m := range evs {
-		if _, err := e.cfg.Store.Event(ctx, m.EventID()); err == nil {
-			continue
+	sort.Slice(evs, func(i, j int) bool {
+		if evs[i].Depth() != evs[j].Depth() {
+			return evs[i].Depth() < evs[j].Depth()
 		}
+		return evs[i].EventID() < evs[j].EventID()
+	})
+	for _, m := range evs {
 		if err := e.VerifySignatures(ctx, m); err != nil {
 			e.log.Info("dropping missing event with a bad signature", "event_id", m.EventID(), "err", err)
 			continue

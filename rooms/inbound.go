@@ -129,6 +129,11 @@ func (e *Engine) ingest(ctx context.Context, v gomatrixserverlib.IRoomVersion, e
 	if err := checkRefs(ev); err != nil {
 		return err
 	}
+	// Another transaction (or gap filling) may have taken it in while we
+	// waited for the room lock.
+	if s, err := e.cfg.Store.Event(ctx, ev.EventID()); err == nil && s.Status != storage.StatusParked && s.StateBefore != 0 {
+		return nil
+	}
 	known, missing, err := e.prevState(ctx, ev)
 	if err != nil {
 		return err
@@ -153,6 +158,7 @@ func (e *Engine) ingest(ctx context.Context, v gomatrixserverlib.IRoomVersion, e
 	case len(missing) == 0:
 		p, err = e.place(ctx, v, room, ev, known)
 	case e.cfg.Remote != nil:
+		e.log.Info("prev events missing; taking the state from the origin", "event_id", ev.EventID(), "missing", len(missing), "origin", origin)
 		before, beforeSet, serr := e.stateFromRemote(ctx, v, roomID, ev, origin, known)
 		if serr != nil {
 			e.log.Info("cannot get the state before an event; parking it", "event_id", ev.EventID(), "err", serr)

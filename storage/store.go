@@ -120,7 +120,8 @@ type RoomWrite struct {
 	Room *Room
 	// Events are persisted in order. An event already stored is left as it
 	// is (its update is skipped, and its existing StreamPos is reported) —
-	// except a parked event, which a new write replaces.
+	// except a parked event, and an outlier (StateBefore 0) written again
+	// with a StateBefore: a new write replaces those, with a new StreamPos.
 	Events []EventUpdate
 	// StateDelta is applied to the room's current state after the events:
 	// each entry replaces its (type, state_key); an empty EventID removes it.

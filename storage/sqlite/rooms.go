@@ -90,11 +90,17 @@ func writeEvent(ctx context.Context, tx *sql.Tx, u storage.EventUpdate) (int64, 
 		pos    int64
 		status string
 	)
-	err := tx.QueryRowContext(ctx, `SELECT stream_pos, status FROM events WHERE event_id = ?`, e.EventID).Scan(&pos, &status)
+	var before int64
+	err := tx.QueryRowContext(ctx, `SELECT stream_pos, status, state_before FROM events WHERE event_id = ?`, e.EventID).Scan(&pos, &status, &before)
 	switch {
-	case err == nil && status == storage.StatusParked.String():
-		// A parked event is judged again: drop it and store it afresh, so
-		// that if it is now accepted it gets a new StreamPos.
+	case err == nil && (status == storage.StatusParked.String() || before == 0 && e.StateBefore != 0):
+		// A parked event judged again, or an outlier now placed in the room
+		// with its state: drop the old row and store it afresh, so that it
+		// gets a new StreamPos. Rows that point at it by event ID (current
+		// state, extremities) stay valid: the checks wait for the commit.
+		if _, err := tx.ExecContext(ctx, `PRAGMA defer_foreign_keys = ON`); err != nil {
+			return 0, err
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM event_edges WHERE event_id = ?`, e.EventID); err != nil {
 			return 0, err
 		}

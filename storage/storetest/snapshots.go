@@ -192,3 +192,44 @@ func testParked(t *testing.T, open opener) {
 		t.Fatal("an accepted event was replaced")
 	}
 }
+
+func testOutlierPlaced(t *testing.T, open opener) {
+	s := open(t)
+	c := ctx(t)
+	r := room("!r:test.example", 1)
+	createRoom(t, s, r)
+	write(t, s, upd(msg(r.RoomID, "$a")))
+	outlier := stateEv(r.RoomID, "$o", "m.room.topic", "", "$a")
+	pos := write(t, s, storage.EventUpdate{Event: outlier})
+	// The outlier is part of the current state (as after a send_join).
+	_, err := s.WriteRoom(c, storage.RoomWrite{Events: []storage.EventUpdate{{Event: msg(r.RoomID, "$b", "$a")}},
+		StateDelta: []storage.StateEntry{se("m.room.topic", "", "$o")}})
+	mustOK(t, "WriteRoom", err)
+	again := write(t, s, storage.EventUpdate{Event: outlier})
+	if again[0] != pos[0] {
+		t.Fatal("an outlier written again as an outlier was replaced")
+	}
+	placed := stateEv(r.RoomID, "$o", "m.room.topic", "", "$a")
+	placed.StateBefore, placed.StateAfter = 5, 5
+	third := write(t, s, upd(placed))
+	if third[0] <= pos[0] {
+		t.Fatalf("an outlier placed in the room kept StreamPos %d", third[0])
+	}
+	got, err := s.Event(c, "$o")
+	mustOK(t, "Event", err)
+	if got.StateBefore != 5 {
+		t.Fatalf("placed outlier has StateBefore %d", got.StateBefore)
+	}
+	ext, err := s.ForwardExtremities(c, r.RoomID)
+	mustOK(t, "ForwardExtremities", err)
+	eqStrings(t, "extremities", ext, []string{"$o"})
+	if st, err := s.StateEvent(c, r.RoomID, "m.room.topic", ""); err != nil || st.EventID != "$o" {
+		t.Fatalf("current state lost the replaced outlier: %v %v", st.EventID, err)
+	}
+	// Once placed, it is left alone.
+	placed.StateBefore = 9
+	fourth := write(t, s, upd(placed))
+	if fourth[0] != third[0] {
+		t.Fatal("a placed event was replaced")
+	}
+}
