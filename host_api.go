@@ -275,3 +275,14 @@ func (s *Server) Backfill(ctx context.Context, roomID string, limit int) ([]Mess
 	}
 	return nil, fmt.Errorf("homeserver: backfill %s: %w", roomID, errors.Join(errs...))
 }
+
+// Leave makes a local user leave a room this server is in. The leave is
+// sent to every server in the room.
+func (s *Server) Leave(ctx context.Context, roomID, user string) error {
+	uid, err := s.UserID(user)
+	if err != nil {
+		return err
+	}
+	_, err = s.rooms.Send(ctx, roomID, uid, spec.MRoomMember, &uid, map[string]any{"membership": spec.Leave})
+	return err
+}

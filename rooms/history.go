@@ -175,7 +175,7 @@ func (e *Engine) StateAt(ctx context.Context, server spec.ServerName, roomID, ev
 	if err != nil {
 		return nil, nil, err
 	}
-	state, err := e.statePDUs(ctx, v, set, nil)
+	state, err := e.allStatePDUs(ctx, v, set)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -136,7 +136,7 @@ func (e *Engine) sendMembership(ctx context.Context, origin spec.ServerName, roo
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		state, err := e.statePDUs(ctx, v, set, nil)
+		state, err := e.allStatePDUs(ctx, v, set)
 		return ev, state, v, err
 	}
 	room, err := e.cfg.Store.Room(ctx, roomID)
@@ -159,7 +159,7 @@ func (e *Engine) sendMembership(ctx context.Context, origin spec.ServerName, roo
 	if err := e.commit(ctx, v, room, p, dests, false); err != nil {
 		return nil, nil, nil, err
 	}
-	state, err := e.statePDUs(ctx, v, p.beforeSet, nil)
+	state, err := e.allStatePDUs(ctx, v, p.beforeSet)
 	if err != nil {
 		return nil, nil, nil, err
 	}

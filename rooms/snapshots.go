@@ -136,17 +136,27 @@ func (e *Engine) saveSnapshot(ctx context.Context, roomID string, parent int64, 
 	return id, nil
 }
 
-// statePDUs loads the events of a state, or of the given keys of it.
+// allStatePDUs loads every event of a state.
+func (e *Engine) allStatePDUs(ctx context.Context, v gomatrixserverlib.IRoomVersion, set stateSet) ([]gomatrixserverlib.PDU, error) {
+	return e.loadPDUs(ctx, v, set.ids())
+}
+
+// statePDUs loads the events holding the given keys of a state (none for
+// no keys).
 func (e *Engine) statePDUs(ctx context.Context, v gomatrixserverlib.IRoomVersion, set stateSet, keys []skey) ([]gomatrixserverlib.PDU, error) {
 	var ids []string
-	if keys == nil {
-		ids = set.ids()
-	} else {
-		for _, k := range keys {
-			if id, ok := set[k]; ok {
-				ids = append(ids, id)
-			}
+	for _, k := range keys {
+		if id, ok := set[k]; ok {
+			ids = append(ids, id)
 		}
+	}
+	return e.loadPDUs(ctx, v, ids)
+}
+
+// loadPDUs loads stored events as PDUs.
+func (e *Engine) loadPDUs(ctx context.Context, v gomatrixserverlib.IRoomVersion, ids []string) ([]gomatrixserverlib.PDU, error) {
+	if len(ids) == 0 {
+		return nil, nil
 	}
 	stored, err := e.cfg.Store.Events(ctx, ids)
 	if err != nil {
