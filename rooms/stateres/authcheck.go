@@ -66,7 +66,7 @@ func (r *resolver) neededKeys(x int32) []StateKey {
 func (r *resolver) iterativeAuthChecks(events []int32, ps *partialState) error {
 	g := &r.g
 	for _, x := range events {
-		n := &g.nodes[x]
+		n := g.at(x)
 		if !n.state {
 			continue // not state: nothing to apply
 		}
@@ -101,7 +101,7 @@ func (r *resolver) authEventsFor(x int32, ps *partialState) []int32 {
 	g := &r.g
 	out := make([]int32, 0, 8)
 	for _, a := range g.nodes[x].auth {
-		if !r.rejected[a] && g.nodes[a].state {
+		if !r.rejected[a] && g.at(a).state {
 			out = append(out, a)
 		}
 	}

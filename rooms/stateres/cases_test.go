@@ -108,7 +108,7 @@ func newCaseResolver(t *testing.T, c *fixtureCase, room *builtRoom) *resolver {
 	for _, ev := range room.order {
 		ids = append(ids, ev.EventID())
 	}
-	if err := r.g.load(context.Background(), ids); err != nil {
+	if _, _, err := r.g.load(context.Background(), ids); err != nil {
 		t.Fatal(err)
 	}
 	return r

@@ -1,6 +1,9 @@
 package stateres
 
-import "sort"
+import (
+	"maps"
+	"sort"
+)
 
 // split divides the state sets into the unconflicted state map and the
 // conflicted state set.
@@ -13,23 +16,35 @@ import "sort"
 // It returns the unconflicted map, the conflicted event IDs (sorted, each
 // once) and, for each set, the conflicted event IDs it holds.
 func split(sets []StateMap) (unconflicted StateMap, conflicted []string, perSet [][]string) {
-	unconflicted = make(StateMap, len(sets[0]))
+	// Every unconflicted key is in the first set: start from a copy of it
+	// (a map copy is much cheaper than inserting key by key) and take the
+	// conflicted keys out.
+	unconflicted = maps.Clone(sets[0])
+	if unconflicted == nil {
+		unconflicted = StateMap{}
+	}
 	var keys []StateKey // conflicted keys
+	found := make([]int, len(sets))
 	for k, v := range sets[0] {
 		same := true
-		for _, s := range sets[1:] {
-			if w, ok := s[k]; !ok || w != v {
+		for i, s := range sets[1:] {
+			w, ok := s[k]
+			if ok {
+				found[i+1]++
+			}
+			if !ok || w != v {
 				same = false
-				break
 			}
 		}
-		if same {
-			unconflicted[k] = v
-		} else {
+		if !same {
 			keys = append(keys, k)
+			delete(unconflicted, k)
 		}
 	}
 	for i, s := range sets[1:] {
+		if found[i+1] == len(s) {
+			continue // no key beyond the first set's
+		}
 		for k := range s {
 			if _, ok := sets[0][k]; ok {
 				continue

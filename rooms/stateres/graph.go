@@ -11,8 +11,11 @@ import (
 // addressed by their index in graph.nodes so that the walks below use
 // slices instead of maps keyed by event ID.
 type node struct {
-	ev    gomatrixserverlib.PDU
-	id    string
+	ev gomatrixserverlib.PDU
+	id string
+	// typ, sk, state and ts are read from ev on first use (graph.at): most
+	// nodes only ever need their auth events.
+	meta  bool
 	typ   string
 	sk    string
 	state bool  // has a state_key
@@ -25,6 +28,19 @@ type node struct {
 
 // key is the node's state key.
 func (n *node) key() StateKey { return StateKey{n.typ, n.sk} }
+
+// at returns node x with its type, state key and timestamp filled in.
+func (g *graph) at(x int32) *node {
+	n := &g.nodes[x]
+	if !n.meta {
+		n.meta = true
+		n.typ, n.ts = n.ev.Type(), int64(n.ev.OriginServerTS())
+		if sk := n.ev.StateKey(); sk != nil {
+			n.state, n.sk = true, *sk
+		}
+	}
+	return n
+}
 
 // missing marks an event ID that was asked for but is not known.
 const missing int32 = -1
@@ -48,29 +64,51 @@ func (g *graph) lookup(id string) int32 {
 
 // load fetches the events named by ids and, level by level, their auth
 // events, until every auth event is either loaded or known to be missing.
-// Each level is one call to Events.
-func (g *graph) load(ctx context.Context, ids []string) error {
+// Each level is one call to Events. The events named by ids (those found)
+// are the nodes [lo, hi).
+func (g *graph) load(ctx context.Context, ids []string) (lo, hi int32, err error) {
 	if g.index == nil {
-		g.index = make(map[string]int32, len(ids)*2)
+		g.index = make(map[string]int32, len(ids)+len(ids)/2)
 	}
-	first := len(g.nodes)
-	var authIDs [][]string // raw auth IDs of nodes[first:], resolved below
+	lo, hi = int32(len(g.nodes)), -1
+	type span struct{ node, start, end int32 }
+	type pending struct {
+		pos int32
+		id  string
+	}
+	var spans []span
+	var pend []pending
+	var buf []int32 // auth slots of the new nodes, in auth_events order
+	if g.nodes == nil {
+		g.nodes = make([]node, 0, len(ids)+len(ids)/4+16)
+	}
 	want := make([]string, 0, len(ids))
+	fresh := len(g.index) == 0
 	for _, id := range ids {
-		if _, seen := g.index[id]; !seen {
+		if fresh {
+			// One map operation instead of two: a repeated ID does not
+			// grow the map (nothing is registered yet to overwrite).
+			before := len(g.index)
+			g.index[id] = missing
+			if len(g.index) > before {
+				want = append(want, id)
+			}
+		} else if _, seen := g.index[id]; !seen {
 			g.index[id] = missing
 			want = append(want, id)
 		}
 	}
 	for len(want) > 0 {
 		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("stateres: fetch events: %w", err)
+			return lo, lo, fmt.Errorf("stateres: fetch events: %w", err)
 		}
 		evs, err := g.src.Events(ctx, want)
 		if err != nil {
-			return fmt.Errorf("stateres: fetch events: %w", err)
+			return lo, lo, fmt.Errorf("stateres: fetch events: %w", err)
 		}
-		var next []string
+		// Register the level first so that auth events within it resolve
+		// directly below.
+		levelStart := len(g.nodes)
 		for _, ev := range evs {
 			if ev == nil {
 				continue
@@ -80,34 +118,50 @@ func (g *graph) load(ctx context.Context, ids []string) error {
 				continue // not asked for, or returned twice
 			}
 			g.index[id] = int32(len(g.nodes))
-			n := node{ev: ev, id: id, typ: ev.Type(), ts: int64(ev.OriginServerTS())}
-			if sk := ev.StateKey(); sk != nil {
-				n.state, n.sk = true, *sk
-			}
-			g.nodes = append(g.nodes, n)
-			auth := authEventIDs(ev)
-			authIDs = append(authIDs, auth)
-			for _, aid := range auth {
-				if _, seen := g.index[aid]; !seen {
+			g.nodes = append(g.nodes, node{ev: ev, id: id})
+		}
+		if hi < 0 {
+			hi = int32(len(g.nodes))
+		}
+		var next []string
+		for x := levelStart; x < len(g.nodes); x++ {
+			n := &g.nodes[x]
+			sp := span{node: int32(x), start: int32(len(buf))}
+			for _, aid := range authEventIDs(n.ev) {
+				idx, seen := g.index[aid]
+				if !seen {
 					g.index[aid] = missing
 					next = append(next, aid)
 				}
+				if idx == missing || !seen {
+					idx = missing
+					pend = append(pend, pending{pos: int32(len(buf)), id: aid})
+				}
+				buf = append(buf, idx)
 			}
+			sp.end = int32(len(buf))
+			spans = append(spans, sp)
 		}
 		want = next
 	}
-	// Resolve auth IDs to node indices now that the closure is loaded.
-	for i, auth := range authIDs {
-		n := &g.nodes[first+i]
-		for _, aid := range auth {
-			idx := g.index[aid]
-			if idx == missing || contains(n.auth, idx) {
-				continue
-			}
-			n.auth = append(n.auth, idx)
-		}
+	// Resolve the auth events that were not loaded yet when their citing
+	// event was, then drop missing ones and duplicates.
+	for _, p := range pend {
+		buf[p.pos] = g.index[p.id]
 	}
-	return nil
+	for _, sp := range spans {
+		auth := buf[sp.start:sp.start:sp.end]
+		for _, a := range buf[sp.start:sp.end] {
+			if a != missing && !contains(auth, a) {
+				auth = append(auth, a)
+			}
+		}
+		g.nodes[sp.node].auth = auth
+	}
+	if hi < 0 {
+		hi = lo
+	}
+	return lo, hi, nil
 }
 
 // authEventIDs returns the event's auth event IDs. For room version 12

@@ -26,7 +26,7 @@ const noPosition = math.MaxInt
 // m.room.member where the membership is leave or ban and the sender does
 // not match the state_key."
 func (g *graph) isPowerEvent(x int32) bool {
-	n := &g.nodes[x]
+	n := g.at(x)
 	if !n.state {
 		return false
 	}
@@ -47,7 +47,7 @@ func (g *graph) isPowerEvent(x int32) bool {
 // empty state key, or missing.
 func (g *graph) authOfType(x int32, typ string) int32 {
 	for _, a := range g.nodes[x].auth {
-		if an := &g.nodes[a]; an.state && an.sk == "" && an.typ == typ {
+		if an := g.at(a); an.state && an.sk == "" && an.typ == typ {
 			return a
 		}
 	}
@@ -252,7 +252,7 @@ func (r *resolver) powerLess(x, y int32) bool {
 	if px != py {
 		return px > py
 	}
-	nx, ny := &r.g.nodes[x], &r.g.nodes[y]
+	nx, ny := r.g.at(x), r.g.at(y)
 	if nx.ts != ny.ts {
 		return nx.ts < ny.ts
 	}
@@ -333,7 +333,7 @@ func (r *resolver) mainlineOrder(events []int32, pl int32) []int32 {
 		if pos[x] != pos[y] {
 			return pos[x] > pos[y]
 		}
-		nx, ny := &g.nodes[x], &g.nodes[y]
+		nx, ny := g.at(x), g.at(y)
 		if nx.ts != ny.ts {
 			return nx.ts < ny.ts
 		}

@@ -135,7 +135,7 @@ func gmslAuthEvents(r *resolver, x int32, ps *partialState) []int32 {
 			continue
 		}
 		for _, a := range g.nodes[x].auth {
-			if !r.rejected[a] && g.nodes[a].state && g.nodes[a].key() == k {
+			if !r.rejected[a] && g.at(a).state && g.at(a).key() == k {
 				out = append(out, x)
 				break
 			}
@@ -257,7 +257,7 @@ func gmslMainlineOrder(r *resolver, events []int32, pl int32) []int32 {
 		if a.steps != b.steps {
 			return a.steps < b.steps
 		}
-		na, nb := &g.nodes[out[i]], &g.nodes[out[j]]
+		na, nb := g.at(out[i]), g.at(out[j])
 		if na.ts != nb.ts {
 			return na.ts < nb.ts
 		}
@@ -272,7 +272,7 @@ func gmslSelectPowerSet(r *resolver, full []int32, drop, conflictedOnly bool) (x
 	if drop {
 		var kept []int32
 		for _, x := range full {
-			if id, ok := r.unconflicted[g.nodes[x].key()]; ok && id == g.nodes[x].id {
+			if id, ok := r.unconflicted[g.at(x).key()]; ok && id == g.at(x).id {
 				continue
 			}
 			kept = append(kept, x)

@@ -58,20 +58,30 @@ func (r *resolver) resolve(ctx context.Context, sets []StateMap) (StateMap, erro
 	}
 	ids = append(ids, conflictedIDs...)
 	r.g.src = r.src
-	if err := r.g.load(ctx, ids); err != nil {
+	lo, hi, err := r.g.load(ctx, ids)
+	if err != nil {
 		return nil, err
 	}
 	g := &r.g
 	nodes := len(g.nodes)
+	conflicted := known(g, conflictedIDs)
+	r.unconflicted, r.conflicted = unconflicted, conflicted
 
+	// The first level of the load is the state events themselves; those
+	// not conflicted are the unconflicted ones (an event named under two
+	// keys, one conflicted, counts as both).
+	isConflicted := make([]bool, nodes)
+	for _, c := range conflicted {
+		isConflicted[c] = true
+	}
 	unconflictedNodes := make([]int32, 0, len(unconflicted))
-	for _, id := range unconflicted {
-		if x := g.lookup(id); x != missing {
+	for x := lo; x < hi; x++ {
+		if !isConflicted[x] {
+			unconflictedNodes = append(unconflictedNodes, x)
+		} else if n := g.at(x); n.state && unconflicted[n.key()] == n.id {
 			unconflictedNodes = append(unconflictedNodes, x)
 		}
 	}
-	conflicted := known(g, conflictedIDs)
-	r.unconflicted, r.conflicted = unconflicted, conflicted
 	perSet := make([][]int32, len(perSetIDs))
 	for i, s := range perSetIDs {
 		perSet[i] = known(g, s)
