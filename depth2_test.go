@@ -291,3 +291,88 @@ func TestLeave(t *testing.T) {
 		t.Fatalf("joined servers after bob left: %v %v", servers, err)
 	}
 }
+
+// TestParkedEventRecheckedWhenPrevArrives: an event whose prev event
+// cannot be fetched (its origin is unreachable) is parked, not accepted;
+// when the prev event arrives, both are taken in, in order.
+func TestParkedEventRecheckedWhenPrevArrives(t *testing.T) {
+	n := newNetwork()
+	a := startPeer(t, n, "hs-a.test", dbPath(t, "a"))
+	b := startPeer(t, n, "hs-b.test", dbPath(t, "b"))
+	ctx := context.Background()
+	roomID := sharedRoom(t, a, b, "10")
+	// A stops talking to B; A's events pile up in its queue.
+	a.srv.sender.Close()
+	first, err := a.srv.SendMessage(ctx, roomID, "alice", "first")
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := a.srv.SendMessage(ctx, roomID, "alice", "second")
+	if err != nil {
+		t.Fatal(err)
+	}
+	firstEv, _ := a.srv.store.Event(ctx, first)
+	secondEv, _ := a.srv.store.Event(ctx, second)
+	// A is unreachable for gap filling while B receives only the second.
+	n.mu.Lock()
+	delete(n.addrs, "hs-a.test")
+	n.mu.Unlock()
+	// Deliver it by hand, signed by A, straight to B's listener.
+	code, body := craft(t, signerOf(a), b, "hs-b.test", "PUT", "/_matrix/federation/v1/send/second-only",
+		map[string]any{"origin": "hs-a.test", "origin_server_ts": 1, "pdus": []json.RawMessage{secondEv.JSON}}, nil)
+	if code != 200 {
+		t.Fatalf("/send: %d %v", code, body)
+	}
+	if r := body["pdus"].(map[string]any)[second].(map[string]any); r["error"] == nil {
+		t.Fatalf("second was accepted without its prev event: %v", r)
+	}
+	got, err := b.srv.store.Event(ctx, second)
+	if err != nil || got.Status.String() != "parked" {
+		t.Fatalf("second is %v (%v), want parked", got.Status, err)
+	}
+	// The prev event arrives: both are taken in, first then second.
+	n.mu.Lock()
+	n.addrs["hs-a.test"] = a.addr
+	n.mu.Unlock()
+	code, body = craft(t, signerOf(a), b, "hs-b.test", "PUT", "/_matrix/federation/v1/send/first",
+		map[string]any{"origin": "hs-a.test", "origin_server_ts": 1, "pdus": []json.RawMessage{firstEv.JSON}}, nil)
+	if code != 200 {
+		t.Fatalf("/send: %d %v", code, body)
+	}
+	waitMessage(t, b.messages, "first")
+	waitMessage(t, b.messages, "second")
+	got, _ = b.srv.store.Event(ctx, second)
+	if got.Status.String() != "accepted" {
+		t.Fatalf("second is %v after its prev arrived", got.Status)
+	}
+}
+
+// TestServerACL: a server the room's ACL denies cannot send into it.
+func TestServerACLEnforced(t *testing.T) {
+	a, b, c, roomID := threeServers(t, "10")
+	ctx := context.Background()
+	sendState(t, a, roomID, "alice", "m.room.server_acl", "", map[string]any{"allow": []string{"*"}, "deny": []string{"hs-c.test"}})
+	eventually(t, "b has the ACL", waitFor, func() error {
+		_, err := b.srv.store.StateEvent(ctx, roomID, "m.room.server_acl", "")
+		return err
+	})
+	id, err := c.srv.SendMessage(ctx, roomID, "carol", "from a denied server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	for _, p := range []*peer{a, b} {
+		if stored(t, p, id) {
+			t.Errorf("%s stored an event from a server its ACL denies", p.name)
+		}
+	}
+	code, body := craft(t, signerOf(c), a, "hs-a.test", "GET",
+		"/_matrix/federation/v1/state_ids/"+url.PathEscape(roomID)+"?event_id="+url.QueryEscape(id), nil, nil)
+	if code != 403 {
+		t.Fatalf("a denied server read state: %d %v", code, body)
+	}
+	if _, err := b.srv.SendMessage(ctx, roomID, "bob", "allowed"); err != nil {
+		t.Fatal(err)
+	}
+	waitMessage(t, a.messages, "allowed")
+}

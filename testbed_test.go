@@ -36,7 +36,7 @@ func (n *network) resolve(_ context.Context, name string) (string, error) {
 
 // peer is one embedded Server behind its own HTTPS listener on 127.0.0.1.
 type peer struct {
-	t      *testing.T
+	t      testing.TB
 	net    *network
 	name   string
 	dbPath string
@@ -58,7 +58,7 @@ func startPeer(t *testing.T, n *network, name, dbPath string) *peer {
 	return p
 }
 
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	if os.Getenv("HS_TEST_LOG") != "" {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}

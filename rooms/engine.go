@@ -71,7 +71,8 @@ type Engine struct {
 	mu    sync.Mutex
 	locks map[string]*sync.Mutex
 
-	snaps snapshotCache
+	snaps  snapshotCache
+	events eventCache
 }
 
 // Sentinel errors a caller can match with errors.Is.

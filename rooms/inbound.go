@@ -236,27 +236,26 @@ func (e *Engine) recheckParked(ctx context.Context, v gomatrixserverlib.IRoomVer
 // loadAuthEvents fetches the event's auth events from the store. A missing
 // or rejected auth event is an error (fetching them is the gap filler's job).
 func (e *Engine) loadAuthEvents(ctx context.Context, v gomatrixserverlib.IRoomVersion, ev gomatrixserverlib.PDU) ([]gomatrixserverlib.PDU, error) {
-	ids := ev.AuthEventIDs()
-	stored, err := e.cfg.Store.Events(ctx, ids)
+	ids := uniq(ev.AuthEventIDs())
+	stored, err := e.judgedEvents(ctx, v, ids)
 	if err != nil {
 		return nil, fmt.Errorf("rooms: load auth events: %w", err)
 	}
-	if len(stored) != len(uniq(ids)) {
-		return nil, fmt.Errorf("%w: %d of %d auth events of %s unknown", ErrMissingAuthEvents, len(uniq(ids))-len(stored), len(uniq(ids)), ev.EventID())
+	if len(stored) != len(ids) {
+		return nil, fmt.Errorf("%w: %d of %d auth events of %s unknown", ErrMissingAuthEvents, len(ids)-len(stored), len(ids), ev.EventID())
 	}
 	out := make([]gomatrixserverlib.PDU, 0, len(stored))
 	for _, s := range stored {
-		if s.Status == storage.StatusRejected {
-			return nil, fmt.Errorf("%w: auth event %s was rejected", ErrNotAllowed, s.EventID)
+		if s.status == storage.StatusRejected {
+			return nil, fmt.Errorf("%w: auth event %s was rejected", ErrNotAllowed, s.pdu.EventID())
 		}
-		if s.RoomID != ev.RoomID().String() {
-			return nil, fmt.Errorf("%w: auth event %s is in another room", ErrNotAllowed, s.EventID)
+		if s.status == storage.StatusParked {
+			return nil, fmt.Errorf("%w: auth event %s is not judged yet", ErrMissingAuthEvents, s.pdu.EventID())
 		}
-		p, err := pdu(v, s)
-		if err != nil {
-			return nil, err
+		if s.roomID != ev.RoomID().String() {
+			return nil, fmt.Errorf("%w: auth event %s is in another room", ErrNotAllowed, s.pdu.EventID())
 		}
-		out = append(out, p)
+		out = append(out, s.pdu)
 	}
 	return out, nil
 }

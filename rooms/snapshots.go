@@ -158,17 +158,13 @@ func (e *Engine) loadPDUs(ctx context.Context, v gomatrixserverlib.IRoomVersion,
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	stored, err := e.cfg.Store.Events(ctx, ids)
+	stored, err := e.judgedEvents(ctx, v, ids)
 	if err != nil {
-		return nil, fmt.Errorf("rooms: load state events: %w", err)
+		return nil, err
 	}
-	out := make([]gomatrixserverlib.PDU, 0, len(stored))
-	for _, s := range stored {
-		p, err := pdu(v, s)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
+	out := make([]gomatrixserverlib.PDU, len(stored))
+	for i, s := range stored {
+		out[i] = s.pdu
 	}
 	return out, nil
 }
