@@ -49,6 +49,9 @@ func (s *Server) send(ctx context.Context, req *request) (any, error) {
 		}
 		res.PDUs[eventID] = fclient.PDUResult{}
 	}
+	if len(body.EDUs) > 0 && s.cfg.OnEDUs != nil {
+		s.cfg.OnEDUs(ctx, req.origin, body.EDUs)
+	}
 	out, err := json.Marshal(res)
 	if err != nil {
 		return nil, err

@@ -48,6 +48,10 @@ type ServerConfig struct {
 	// OnOriginSeen is called for every authenticated request, so the send
 	// queue can stop backing off a server that is evidently up.
 	OnOriginSeen func(origin string)
+	// OnEDUs is called with the EDUs of an inbound transaction (after its
+	// PDUs are processed), each as the raw JSON object {"edu_type",
+	// "content"}. It must not block for long; it runs before /send answers.
+	OnEDUs func(ctx context.Context, origin spec.ServerName, edus []json.RawMessage)
 	// SoftwareVersion is reported by /_matrix/federation/v1/version.
 	SoftwareVersion string
 }
