@@ -24,6 +24,9 @@ type CreateRequest struct {
 	JoinRule string // "invite" (default) or "public"
 	// ExtraContent is merged into the create event's content (e.g. "type").
 	ExtraContent map[string]any
+	// PowerLevels is the m.room.power_levels content. Empty means the
+	// built-in default: the creator at 100, moderation at 50.
+	PowerLevels json.RawMessage
 }
 
 // DefaultVersion is the room version used when a request names none.
@@ -65,6 +68,18 @@ func (e *Engine) CreateRoom(ctx context.Context, req CreateRequest) (string, err
 		// v12 creators have infinite power and must not be listed.
 		users[req.Creator] = 100
 	}
+	var powerLevels any = map[string]any{
+		"users": users, "users_default": 0, "events_default": 0, "state_default": 50,
+		"ban": 50, "kick": 50, "redact": 50, "invite": 50,
+		"events": map[string]int64{
+			spec.MRoomName: 50, spec.MRoomTopic: 50, spec.MRoomPowerLevels: 100,
+			spec.MRoomHistoryVisibility: 100, "m.room.server_acl": 100,
+			"m.room.tombstone": 100, "m.room.encryption": 100,
+		},
+	}
+	if len(req.PowerLevels) > 0 {
+		powerLevels = req.PowerLevels
+	}
 	empty := ""
 	type fledgling struct {
 		typ      string
@@ -74,15 +89,7 @@ func (e *Engine) CreateRoom(ctx context.Context, req CreateRequest) (string, err
 	plan := []fledgling{
 		{spec.MRoomCreate, empty, createContent},
 		{spec.MRoomMember, req.Creator, map[string]any{"membership": spec.Join}},
-		{spec.MRoomPowerLevels, empty, map[string]any{
-			"users": users, "users_default": 0, "events_default": 0, "state_default": 50,
-			"ban": 50, "kick": 50, "redact": 50, "invite": 50,
-			"events": map[string]int64{
-				spec.MRoomName: 50, spec.MRoomTopic: 50, spec.MRoomPowerLevels: 100,
-				spec.MRoomHistoryVisibility: 100, "m.room.server_acl": 100,
-				"m.room.tombstone": 100, "m.room.encryption": 100,
-			},
-		}},
+		{spec.MRoomPowerLevels, empty, powerLevels},
 		{spec.MRoomJoinRules, empty, map[string]any{"join_rule": joinRule}},
 		{spec.MRoomHistoryVisibility, empty, map[string]any{"history_visibility": "shared"}},
 	}

@@ -43,6 +43,9 @@ type Accepted struct {
 	Local bool
 	// Historical is true for older history fetched by backfill.
 	Historical bool
+	// Replaced is, for a state event, the event that held its (type,
+	// state_key) in the state before it; nil when there was none.
+	Replaced gomatrixserverlib.PDU
 }
 
 // Config holds what an Engine needs.

@@ -171,7 +171,13 @@ func (e *Engine) commitAs(ctx context.Context, v gomatrixserverlib.IRoomVersion,
 		e.cfg.OnQueued(dests)
 	}
 	if p.status == storage.StatusAccepted {
-		e.cfg.OnAccepted(Accepted{Event: p.ev, StreamPos: pos[0], Local: local, Historical: historical})
+		a := Accepted{Event: p.ev, StreamPos: pos[0], Local: local, Historical: historical}
+		if sk := p.ev.StateKey(); sk != nil {
+			if old, err := e.statePDUs(ctx, v, p.beforeSet, []skey{{p.ev.Type(), *sk}}); err == nil && len(old) == 1 {
+				a.Replaced = old[0]
+			}
+		}
+		e.cfg.OnAccepted(a)
 	}
 	return nil
 }

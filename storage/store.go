@@ -264,6 +264,8 @@ type Store interface {
 	Invite(ctx context.Context, roomID, userID string) (Invite, error)
 	// Invites returns the invites of a user, newest first.
 	Invites(ctx context.Context, userID string) ([]Invite, error)
+	// RoomInvites returns the invites into a room, newest first.
+	RoomInvites(ctx context.Context, roomID string) ([]Invite, error)
 	// SetInviteState moves an invite to a new state at time ts.
 	SetInviteState(ctx context.Context, roomID, userID, state string, ts int64) error
 

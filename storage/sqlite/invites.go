@@ -77,6 +77,28 @@ func (s *Store) Invites(ctx context.Context, userID string) ([]storage.Invite, e
 	return invs, nil
 }
 
+// RoomInvites returns the invites into a room, newest first.
+func (s *Store) RoomInvites(ctx context.Context, roomID string) ([]storage.Invite, error) {
+	rows, err := s.r.QueryContext(ctx,
+		`SELECT `+inviteCols+` FROM invites WHERE room_id = ? ORDER BY created_ts DESC, rowid DESC`, roomID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: invites into %s: %w", roomID, err)
+	}
+	defer rows.Close()
+	var invs []storage.Invite
+	for rows.Next() {
+		inv, err := scanInvite(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: invites into %s: %w", roomID, err)
+		}
+		invs = append(invs, inv)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: invites into %s: %w", roomID, err)
+	}
+	return invs, nil
+}
+
 // SetInviteState moves an invite to state at time ts. It returns an error
 // matching storage.ErrNotFound if there is no such invite.
 func (s *Store) SetInviteState(ctx context.Context, roomID, userID, state string, ts int64) error {

@@ -49,6 +49,23 @@ func testInvites(t *testing.T, open opener) {
 			s.SetInviteState(ctx(t), "!r:t", user, storage.InviteAccepted, 5))
 	})
 
+	t.Run("RoomInvites", func(t *testing.T) {
+		s := open(t)
+		mustOK(t, "PutInvite", s.PutInvite(ctx(t), invite("!r:t", "@a:t", 100)))
+		mustOK(t, "PutInvite", s.PutInvite(ctx(t), invite("!r:t", "@b:t", 200)))
+		mustOK(t, "PutInvite", s.PutInvite(ctx(t), invite("!other:t", "@a:t", 300)))
+		invs, err := s.RoomInvites(ctx(t), "!r:t")
+		mustOK(t, "RoomInvites", err)
+		if len(invs) != 2 || invs[0].UserID != "@b:t" || invs[1].UserID != "@a:t" {
+			t.Fatalf("RoomInvites: got %+v, want @b:t then @a:t", invs)
+		}
+		invs, err = s.RoomInvites(ctx(t), "!none:t")
+		mustOK(t, "RoomInvites of a room without invites", err)
+		if len(invs) != 0 {
+			t.Fatalf("RoomInvites of a room without invites: %d", len(invs))
+		}
+	})
+
 	t.Run("PutGetReplace", func(t *testing.T) {
 		s := open(t)
 		inv := invite("!r:t", user, 100)
