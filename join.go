@@ -1,0 +1,87 @@
+package homeserver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/embedmatrix/homeserver/rooms"
+	"github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+)
+
+// joinVia joins uid to a remote room through one server: make_join, sign,
+// send_join, then store the room from the answer.
+func (s *Server) joinVia(ctx context.Context, roomID, uid string, via spec.ServerName) error {
+	mj, err := s.client.MakeJoin(ctx, via, roomID, uid)
+	if err != nil {
+		return fmt.Errorf("homeserver: make_join via %s: %w", via, err)
+	}
+	v, err := rooms.Version(string(mj.RoomVersion))
+	if err != nil {
+		return err
+	}
+	proto := mj.JoinEvent
+	if proto.Type != spec.MRoomMember || proto.StateKey == nil || *proto.StateKey != uid || proto.SenderID != uid || proto.RoomID != roomID {
+		return fmt.Errorf("homeserver: make_join via %s returned a template for someone else", via)
+	}
+	content, _ := json.Marshal(map[string]string{"membership": spec.Join})
+	proto.Content = content
+	id := s.identity
+	join, err := v.NewEventBuilderFromProtoEvent(&proto).Build(time.Now(), id.ServerName, id.KeyID, id.PrivateKey)
+	if err != nil {
+		return fmt.Errorf("homeserver: build join: %w", err)
+	}
+	sj, err := s.client.SendJoin(ctx, via, join)
+	if err != nil {
+		return fmt.Errorf("homeserver: send_join via %s: %w", via, err)
+	}
+	return s.rooms.JoinFromResponse(ctx, string(mj.RoomVersion), join, rawList(sj.StateEvents), rawList(sj.AuthEvents))
+}
+
+func rawList(evs gomatrixserverlib.EventJSONs) []json.RawMessage {
+	out := make([]json.RawMessage, len(evs))
+	for i, e := range evs {
+		out[i] = json.RawMessage(e)
+	}
+	return out
+}
+
+// JoinRoom joins a local user to a remote room by ID through the given
+// servers, trying each in turn until one answers (failing over when one
+// is down or does not know the room).
+func (s *Server) JoinRoom(ctx context.Context, roomID, user string, via []string) error {
+	uid, err := s.UserID(user)
+	if err != nil {
+		return err
+	}
+	if len(via) == 0 {
+		return fmt.Errorf("homeserver: join %s: no server to join through", roomID)
+	}
+	var errs []error
+	for _, server := range via {
+		if spec.ServerName(server) == s.name {
+			continue
+		}
+		err := s.joinVia(ctx, roomID, uid, spec.ServerName(server))
+		if err == nil {
+			return nil
+		}
+		s.log.Info("join failed; trying the next server", "room_id", roomID, "via", server, "err", err)
+		errs = append(errs, err)
+	}
+	return fmt.Errorf("homeserver: join %s: no server let us in: %w", roomID, errors.Join(errs...))
+}
+
+// Leave makes a local user leave a room this server is in. The leave is
+// sent to every server in the room.
+func (s *Server) Leave(ctx context.Context, roomID, user string) error {
+	uid, err := s.UserID(user)
+	if err != nil {
+		return err
+	}
+	_, err = s.rooms.Send(ctx, roomID, uid, spec.MRoomMember, &uid, map[string]any{"membership": spec.Leave})
+	return err
+}
