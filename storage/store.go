@@ -198,6 +198,16 @@ type Transaction struct {
 	EDUs        [][]byte
 }
 
+// Receipt is the newest receipt of one type (e.g. "m.read") by one user
+// in one room: the user had read up to EventID at TS.
+type Receipt struct {
+	RoomID  string
+	UserID  string
+	Type    string
+	EventID string
+	TS      int64 // ms since epoch
+}
+
 // Store is everything a homeserver persists.
 //
 // Contract: every method is safe for concurrent use by many goroutines and
@@ -281,6 +291,15 @@ type Store interface {
 	NextTransaction(ctx context.Context, destination string, maxPDUs, maxEDUs int) (Transaction, error)
 	// CompleteTransaction removes an acknowledged transaction's items.
 	CompleteTransaction(ctx context.Context, destination, txnID string) error
+
+	// PutReceipt inserts or replaces the receipt for (room, user, type),
+	// keeping the newest: a receipt with an older TS than the stored one
+	// is ignored; one with an equal or newer TS replaces it.
+	PutReceipt(ctx context.Context, r Receipt) error
+	// Receipts returns the room's receipts that point at eventID, or every
+	// receipt of the room when eventID is empty, ordered by TS then UserID
+	// then Type.
+	Receipts(ctx context.Context, roomID, eventID string) ([]Receipt, error)
 
 	// InboundTransaction returns the stored response to a transaction an
 	// origin already sent us.

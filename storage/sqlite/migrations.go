@@ -23,6 +23,7 @@ type migration struct {
 // migrations is the schema's history, oldest first.
 var migrations = []migration{
 	{name: "initial schema", sql: schemaV1},
+	{name: "receipts", sql: schemaReceipts},
 }
 
 // migrate brings the database up to len(steps), applying the missing steps

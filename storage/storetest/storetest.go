@@ -51,6 +51,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 	t.Run("Invites", func(t *testing.T) { testInvites(t, open) })
 	t.Run("Queue", func(t *testing.T) { testQueue(t, open) })
 	t.Run("InboundTransactions", func(t *testing.T) { testInbound(t, open) })
+	t.Run("Receipts", func(t *testing.T) { testReceipts(t, open) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, open) })
 }
 
