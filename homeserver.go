@@ -15,9 +15,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/embedmatrix/homeserver/federation"
+	"github.com/embedmatrix/homeserver/powerlevels"
 	"github.com/embedmatrix/homeserver/rooms"
 	"github.com/embedmatrix/homeserver/storage"
 	"github.com/embedmatrix/homeserver/storage/sqlite"
@@ -53,6 +55,11 @@ type Config struct {
 	// use it to point names at loopback ports.
 	Resolve func(ctx context.Context, serverName string) (string, error)
 
+	// Roles maps the host's roles to Matrix power levels. Nil means owner
+	// 100, moderator 50, user 0; a map adds roles to those (e.g. "leader":
+	// 75) or moves them. Levels are read back into roles by threshold.
+	Roles map[string]int64
+
 	// MaxBodyBytes bounds inbound request bodies (default 8 MiB).
 	MaxBodyBytes int64
 	// WellKnownServer is served as m.server in /.well-known/matrix/server
@@ -76,6 +83,8 @@ type Server struct {
 	sender    *federation.Sender
 	fed       *federation.Server
 	hooks     *dispatcher
+	roles     *powerlevels.Mapping
+	inviteMu  sync.Mutex // serialises invite state changes
 }
 
 // Sentinel errors a host can match with errors.Is.
@@ -104,7 +113,18 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if _, err := rooms.Version(cfg.DefaultRoomVersion); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, name: spec.ServerName(cfg.ServerName), log: cfg.Logger, store: cfg.Store}
+	s := &Server{cfg: cfg, name: spec.ServerName(cfg.ServerName), log: cfg.Logger, store: cfg.Store, roles: powerlevels.Default()}
+	if cfg.Roles != nil {
+		levels := make(map[powerlevels.Role]int64, len(cfg.Roles))
+		for r, l := range cfg.Roles {
+			levels[powerlevels.Role(r)] = l
+		}
+		m, err := powerlevels.NewMapping(levels)
+		if err != nil {
+			return nil, fmt.Errorf("homeserver: Config.Roles: %w", err)
+		}
+		s.roles = m
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -144,8 +164,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.fed = federation.NewServer(federation.ServerConfig{
 		Identity: id, KeyRing: s.keyring, Rooms: s.rooms, Store: s.store, Logger: s.log,
 		MaxBodyBytes: cfg.MaxBodyBytes, WellKnownServer: cfg.WellKnownServer,
-		OnInvite:     s.onInvite,
-		OnOriginSeen: s.sender.Retry,
+		OnInvite:         s.onInvite,
+		OnUnknownRoomPDU: s.onOutOfRoomPDU,
+		OnOriginSeen:     s.sender.Retry,
 	})
 	if err := s.sender.Start(ctx); err != nil {
 		s.Close()

@@ -22,6 +22,12 @@ type Hooks struct {
 	OnRoomName func(ctx context.Context, c RoomChange)
 	// OnRoomTopic is called when a room's topic changes.
 	OnRoomTopic func(ctx context.Context, c RoomChange)
+	// OnInviteState is called when an invite, sent or received, moves:
+	// pending -> accepted, rejected or revoked.
+	OnInviteState func(ctx context.Context, inv Invite)
+	// OnRoleChange is called when a remote power-levels change moves a
+	// user to another host role.
+	OnRoleChange func(ctx context.Context, c RoleChange)
 }
 
 // Message is a chat message in a room.
@@ -34,6 +40,9 @@ type Message struct {
 	Timestamp time.Time // origin_server_ts
 	// StreamPos orders messages as this server stored them.
 	StreamPos int64
+	// Backfilled is true for history fetched after joining a room (what
+	// was said before, e.g. while an invite was pending).
+	Backfilled bool
 }
 
 // Membership is a change of one user's membership of a room.
@@ -43,7 +52,11 @@ type Membership struct {
 	UserID     string // whose membership changed
 	Sender     string // who changed it
 	Membership string // "invite", "join", "leave", "ban"
-	Reason     string
+	// Change says what happened: "invite", "join", "leave", "kick", "ban",
+	// "unban", "invite_rejected", "invite_revoked" or "profile". On
+	// "ban" and "kick" the host should drop the room from that user's list.
+	Change string
+	Reason string
 }
 
 // Invite is an invite of one of our users into a room.
@@ -54,6 +67,8 @@ type Invite struct {
 	Invitee     string // full Matrix user ID of our user
 	RoomVersion string
 	RoomName    string // from the invite's room state, when given
+	RoomTopic   string // likewise
+	IsDirect    bool   // the invite is to a DM
 	State       string // "pending", "accepted", "rejected" or "revoked"
 	Created     time.Time
 	Updated     time.Time
@@ -65,4 +80,16 @@ type RoomChange struct {
 	EventID string
 	Sender  string
 	Value   string
+}
+
+// RoleChange is a user moved to another host role by a power-levels event.
+type RoleChange struct {
+	RoomID   string
+	EventID  string
+	Sender   string
+	UserID   string
+	OldRole  string
+	NewRole  string
+	OldLevel int64
+	NewLevel int64
 }

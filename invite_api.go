@@ -2,33 +2,92 @@ package homeserver
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
+	"slices"
 
+	"github.com/embedmatrix/homeserver/invites"
 	"github.com/embedmatrix/homeserver/rooms"
 	"github.com/embedmatrix/homeserver/storage"
+	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/tidwall/gjson"
+)
+
+// Errors of the invite lifecycle a host can match with errors.Is.
+var (
+	// ErrBanned: the user is banned from the room.
+	ErrBanned = errors.New("homeserver: user is banned from the room")
+	// ErrNotInviter: only the user who sent an invite, or someone allowed
+	// to kick, may revoke it.
+	ErrNotInviter = errors.New("homeserver: only the inviter or a user with kick power may revoke an invite")
 )
 
 // Invite invites a user, local or on another server, into a room. For a
 // remote user the invitee's server co-signs the invite first (v2 invite),
-// then it is stored and sent to the room's servers.
+// then it is stored, sent to the room's servers, and tracked as pending.
+// Inviting a banned user fails with ErrBanned and sends nothing.
 func (s *Server) Invite(ctx context.Context, roomID, inviter, invitee string) error {
 	from, err := s.UserID(inviter)
 	if err != nil {
 		return err
 	}
+	id, err := invites.ParseHistoricalUserID(invitee)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidUserID, err)
+	}
+	return s.invite(ctx, roomID, from, id.String(), s.isDirect(ctx, roomID))
+}
+
+// membershipOf returns a user's current membership of a room ("" if none).
+func (s *Server) membershipOf(ctx context.Context, roomID, userID string) (string, error) {
+	ev, err := s.store.StateEvent(ctx, roomID, spec.MRoomMember, userID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return gjson.GetBytes(ev.JSON, "content.membership").Str, nil
+}
+
+func (s *Server) invite(ctx context.Context, roomID, from, invitee string, direct bool) error {
 	target, err := spec.NewUserID(invitee, true)
 	if err != nil {
 		return fmt.Errorf("%w: %q: %v", ErrInvalidUserID, invitee, err)
 	}
+	if m, err := s.membershipOf(ctx, roomID, invitee); err != nil {
+		return err
+	} else if m == spec.Ban {
+		return fmt.Errorf("%w: %s in %s", ErrBanned, invitee, roomID)
+	}
+	content := map[string]any{"membership": spec.Invite}
+	if direct {
+		content["is_direct"] = true
+	}
 	sk := target.String()
-	ev, err := s.rooms.BuildEvent(ctx, roomID, from, spec.MRoomMember, &sk, map[string]any{"membership": spec.Invite})
+	ev, err := s.rooms.BuildEvent(ctx, roomID, from, spec.MRoomMember, &sk, content)
 	if err != nil {
 		return err
 	}
+	t := now().UnixMilli()
+	record := storage.Invite{
+		RoomID: roomID, UserID: sk, Inviter: from, Direction: storage.InviteOutbound,
+		EventID: ev.EventID(), RoomVersion: string(ev.Version()), EventJSON: ev.JSON(),
+		RoomState: []byte("[]"), State: storage.InvitePending, CreatedTS: t, UpdatedTS: t,
+	}
 	if target.Domain() == s.name {
-		return s.rooms.PersistLocal(ctx, ev)
+		if err := s.rooms.PersistLocal(ctx, ev); err != nil {
+			return err
+		}
+		record.Direction = storage.InviteInbound
+		if err := s.store.PutInvite(ctx, record); err != nil {
+			return err
+		}
+		s.onInvite(record)
+		return nil
 	}
 	state, err := s.rooms.InviteState(ctx, roomID, from)
 	if err != nil {
@@ -48,18 +107,21 @@ func (s *Server) Invite(ctx context.Context, roomID, inviter, invitee string) er
 	if err := s.rooms.VerifySignatures(ctx, signed); err != nil {
 		return fmt.Errorf("homeserver: invite not co-signed: %w", err)
 	}
-	if err := s.rooms.PersistLocal(ctx, signed); err != nil {
+	record.EventJSON = signed.JSON()
+	if err := s.store.PutInvite(ctx, record); err != nil {
 		return err
 	}
-	t := now().UnixMilli()
-	return s.store.PutInvite(ctx, storage.Invite{
-		RoomID: roomID, UserID: sk, Inviter: from, Direction: storage.InviteOutbound,
-		EventID: signed.EventID(), RoomVersion: string(ev.Version()), EventJSON: signed.JSON(),
-		RoomState: []byte("[]"), State: storage.InvitePending, CreatedTS: t, UpdatedTS: t,
-	})
+	return s.rooms.PersistLocal(ctx, signed)
 }
 
-// Invites returns the invites a local user received, newest first.
+// isDirect reports whether a room is a DM or group DM.
+func (s *Server) isDirect(ctx context.Context, roomID string) bool {
+	k := s.kindOf(ctx, roomID)
+	return k == KindDM || k == KindGroup
+}
+
+// Invites returns the invites a local user received, newest first, in
+// every state.
 func (s *Server) Invites(ctx context.Context, user string) ([]Invite, error) {
 	uid, err := s.UserID(user)
 	if err != nil {
@@ -78,17 +140,39 @@ func (s *Server) Invites(ctx context.Context, user string) ([]Invite, error) {
 	return out, nil
 }
 
+// RoomInvites returns the invites into a room this server knows of, sent
+// and received, newest first, with their states.
+func (s *Server) RoomInvites(ctx context.Context, roomID string) ([]Invite, error) {
+	invs, err := s.store.RoomInvites(ctx, roomID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Invite, len(invs))
+	for i, inv := range invs {
+		out[i] = inviteOf(inv)
+	}
+	return out, nil
+}
+
+// pendingInbound loads the pending invite of a local user.
+func (s *Server) pendingInbound(ctx context.Context, roomID, uid string) (storage.Invite, error) {
+	inv, err := s.store.Invite(ctx, roomID, uid)
+	if errors.Is(err, storage.ErrNotFound) || err == nil && (inv.Direction != storage.InviteInbound || inv.State != storage.InvitePending) {
+		return storage.Invite{}, fmt.Errorf("%w: %s in %s", ErrNotInvited, uid, roomID)
+	}
+	return inv, err
+}
+
 // AcceptInvite joins a local user to a room they were invited to: a
-// make_join and v2 send_join through the inviting server.
+// make_join and v2 send_join through the inviting server. The room's
+// recent history (what was said while the invite was pending) is then
+// fetched and reported through Hooks.OnMessage, marked Backfilled.
 func (s *Server) AcceptInvite(ctx context.Context, roomID, user string) error {
 	uid, err := s.UserID(user)
 	if err != nil {
 		return err
 	}
-	inv, err := s.store.Invite(ctx, roomID, uid)
-	if errors.Is(err, storage.ErrNotFound) || err == nil && (inv.Direction != storage.InviteInbound || inv.State != storage.InvitePending) {
-		return fmt.Errorf("%w: %s in %s", ErrNotInvited, uid, roomID)
-	}
+	inv, err := s.pendingInbound(ctx, roomID, uid)
 	if err != nil {
 		return err
 	}
@@ -96,8 +180,216 @@ func (s *Server) AcceptInvite(ctx context.Context, roomID, user string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.joinVia(ctx, roomID, uid, via); err != nil {
+	if via == s.name {
+		sk := uid
+		if _, err := s.rooms.Send(ctx, roomID, uid, spec.MRoomMember, &sk, map[string]any{"membership": spec.Join}); err != nil {
+			return err
+		}
+	} else {
+		if err := s.joinVia(ctx, roomID, uid, via); err != nil {
+			return err
+		}
+	}
+	if err := s.setInviteState(ctx, inv, storage.InviteAccepted); err != nil {
 		return err
 	}
-	return s.store.SetInviteState(ctx, roomID, uid, storage.InviteAccepted, now().UnixMilli())
+	if via != s.name {
+		s.catchUp(ctx, roomID, via)
+	}
+	return nil
+}
+
+// catchUp fetches the history of a room just joined and tells the host.
+func (s *Server) catchUp(ctx context.Context, roomID string, via spec.ServerName) {
+	evs, err := s.rooms.FetchHistory(ctx, via, roomID, 100)
+	if err != nil {
+		s.log.Info("could not fetch history after joining", "room_id", roomID, "err", err)
+		return
+	}
+	h := s.cfg.Hooks.OnMessage
+	if h == nil {
+		return
+	}
+	for _, ev := range evs {
+		if ev.Type() != "m.room.message" {
+			continue
+		}
+		if m, ok := messageOf(roomID, ev.EventID(), string(ev.SenderID()), int64(ev.OriginServerTS()), 0, ev.Content()); ok {
+			m.Backfilled = true
+			s.hooks.push(func(ctx context.Context) { h(ctx, m) })
+		}
+	}
+}
+
+// RejectInvite declines an invite: a make_leave / send_leave through the
+// inviting server so the room learns of it. When that server cannot be
+// reached the invite is still marked rejected here, so the host is never
+// stuck with it.
+func (s *Server) RejectInvite(ctx context.Context, roomID, user string) error {
+	uid, err := s.UserID(user)
+	if err != nil {
+		return err
+	}
+	inv, err := s.pendingInbound(ctx, roomID, uid)
+	if err != nil {
+		return err
+	}
+	via, err := rooms.ServerOf(inv.Inviter)
+	if err != nil {
+		return err
+	}
+	if via == s.name {
+		sk := uid
+		if _, err := s.rooms.Send(ctx, roomID, uid, spec.MRoomMember, &sk, map[string]any{"membership": spec.Leave}); err != nil {
+			return err
+		}
+	} else if err := s.leaveVia(ctx, roomID, uid, via); err != nil {
+		s.log.Info("could not tell the inviting server; rejecting the invite locally", "room_id", roomID, "via", via, "err", err)
+	}
+	return s.setInviteState(ctx, inv, storage.InviteRejected)
+}
+
+// leaveVia sends a leave for uid through another server (make_leave,
+// send_leave), for a room this server is not in.
+func (s *Server) leaveVia(ctx context.Context, roomID, uid string, via spec.ServerName) error {
+	var ml struct {
+		Event       gomatrixserverlib.ProtoEvent `json:"event"`
+		RoomVersion string                       `json:"room_version"`
+	}
+	path := "/_matrix/federation/v1/make_leave/" + url.PathEscape(roomID) + "/" + url.PathEscape(uid)
+	if err := s.client.Do(ctx, "GET", via, path, nil, &ml); err != nil {
+		return fmt.Errorf("make_leave via %s: %w", via, err)
+	}
+	v, err := rooms.Version(ml.RoomVersion)
+	if err != nil {
+		return err
+	}
+	proto := ml.Event
+	if proto.Type != spec.MRoomMember || proto.StateKey == nil || *proto.StateKey != uid || proto.SenderID != uid || proto.RoomID != roomID {
+		return fmt.Errorf("make_leave via %s returned a template for someone else", via)
+	}
+	proto.Content = spec.RawJSON(`{"membership":"leave"}`)
+	id := s.identity
+	ev, err := v.NewEventBuilderFromProtoEvent(&proto).Build(now(), id.ServerName, id.KeyID, id.PrivateKey)
+	if err != nil {
+		return err
+	}
+	path = "/_matrix/federation/v2/send_leave/" + url.PathEscape(roomID) + "/" + url.PathEscape(ev.EventID())
+	return s.client.Do(ctx, "PUT", via, path, json.RawMessage(ev.JSON()), nil)
+}
+
+// RevokeInvite withdraws a pending invite: the revoker kicks the invitee.
+// The kick goes to the room's servers and to the invitee's server. Only
+// the original inviter, or a user whose power allows kicking, may revoke
+// (ErrNotInviter); the Matrix auth rules must allow the kick too.
+func (s *Server) RevokeInvite(ctx context.Context, roomID, revoker, invitee string) error {
+	from, err := s.UserID(revoker)
+	if err != nil {
+		return err
+	}
+	if m, err := s.membershipOf(ctx, roomID, invitee); err != nil {
+		return err
+	} else if m != spec.Invite {
+		return fmt.Errorf("%w: %s has no pending invite to %s", ErrNotInvited, invitee, roomID)
+	}
+	inv, err := s.store.Invite(ctx, roomID, invitee)
+	inviter := ""
+	if err == nil {
+		inviter = inv.Inviter
+	} else if ev, err := s.store.StateEvent(ctx, roomID, spec.MRoomMember, invitee); err == nil {
+		inviter = ev.Sender
+	}
+	if from != inviter {
+		can, err := s.canKick(ctx, roomID, from)
+		if err != nil {
+			return err
+		}
+		if !can {
+			return fmt.Errorf("%w: %s", ErrNotInviter, from)
+		}
+	}
+	sk := invitee
+	_, err = s.rooms.Send(ctx, roomID, from, spec.MRoomMember, &sk, map[string]any{"membership": spec.Leave, "reason": "invite revoked"})
+	return err
+}
+
+// setInviteState moves an invite and tells the host, once: moving an
+// invite to the state it is already in does nothing.
+func (s *Server) setInviteState(ctx context.Context, inv storage.Invite, state string) error {
+	s.inviteMu.Lock()
+	defer s.inviteMu.Unlock()
+	if cur, err := s.store.Invite(ctx, inv.RoomID, inv.UserID); err == nil && cur.State == state {
+		return nil
+	}
+	t := now().UnixMilli()
+	if err := s.store.SetInviteState(ctx, inv.RoomID, inv.UserID, state, t); err != nil {
+		return err
+	}
+	inv.State, inv.UpdatedTS = state, t
+	if h := s.cfg.Hooks.OnInviteState; h != nil {
+		i := inviteOf(inv)
+		s.hooks.push(func(ctx context.Context) { h(ctx, i) })
+	}
+	return nil
+}
+
+// onMembershipForInvites moves the invite of a membership change's target
+// along its lifecycle (accepted, rejected, revoked).
+func (s *Server) onMembershipForInvites(ctx context.Context, roomID, userID string, change invites.Change) {
+	inv, err := s.store.Invite(ctx, roomID, userID)
+	if err != nil {
+		return
+	}
+	next, moved := invites.Next(inv.State, change)
+	if !moved {
+		return
+	}
+	if err := s.setInviteState(ctx, inv, next); err != nil {
+		s.log.Warn("could not update invite", "room_id", roomID, "user_id", userID, "err", err)
+	}
+}
+
+// onOutOfRoomPDU handles a PDU for a room this server is not in: the only
+// one that matters is a revoke (kick) of a pending invite of one of our
+// users, sent by the inviting side. It is verified and clears the invite.
+func (s *Server) onOutOfRoomPDU(ctx context.Context, origin spec.ServerName, raw json.RawMessage) {
+	roomID := gjson.GetBytes(raw, "room_id").Str
+	target := gjson.GetBytes(raw, "state_key").Str
+	if gjson.GetBytes(raw, "type").Str != spec.MRoomMember || roomID == "" || target == "" {
+		return
+	}
+	inv, err := s.store.Invite(ctx, roomID, target)
+	if err != nil || inv.Direction != storage.InviteInbound || inv.State != storage.InvitePending {
+		return
+	}
+	ev, err := rooms.Parse(inv.RoomVersion, raw)
+	if err != nil || ev.RoomID().String() != roomID {
+		return
+	}
+	m, _ := ev.Membership()
+	if m != spec.Leave && m != spec.Ban {
+		return
+	}
+	// The kick must come from the inviting side: signed by a user of the
+	// inviter's server, sent by that server.
+	inviterServer, _ := rooms.ServerOf(inv.Inviter)
+	senderServer, err := rooms.ServerOf(string(ev.SenderID()))
+	if err != nil || senderServer != inviterServer || origin != inviterServer {
+		return
+	}
+	if !slices.Contains(ev.AuthEventIDs(), inv.EventID) && !slices.Contains(ev.PrevEventIDs(), inv.EventID) {
+		// A kick of an invite cites the invite as its member auth event;
+		// tolerate servers that only list it as prev.
+		s.log.Info("revoke does not cite the invite; accepting it from the inviting server", "event_id", ev.EventID())
+	}
+	if err := s.rooms.VerifySenderSignature(ctx, ev); err != nil {
+		return
+	}
+	change := invites.Classify(spec.Invite, m, string(ev.SenderID()), target)
+	s.onMembershipForInvites(ctx, roomID, target, change)
+	if h := s.cfg.Hooks.OnMembership; h != nil {
+		mm := Membership{RoomID: roomID, EventID: ev.EventID(), UserID: target, Sender: string(ev.SenderID()),
+			Membership: m, Change: string(change), Reason: gjson.GetBytes(ev.Content(), "reason").Str}
+		s.hooks.push(func(ctx context.Context) { h(ctx, mm) })
+	}
 }

@@ -5,46 +5,55 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/embedmatrix/homeserver/invites"
 	"github.com/embedmatrix/homeserver/rooms"
 	"github.com/embedmatrix/homeserver/storage"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 	"github.com/tidwall/gjson"
 )
 
-// onAccepted turns accepted remote events into host hooks. It runs inside
-// the rooms engine, so it only queues work.
+// onAccepted turns accepted events into host hooks. It runs inside the
+// rooms engine, so it only queues work. Invite lifecycles follow every
+// membership change, local ones included; hooks report remote events only.
 func (s *Server) onAccepted(a rooms.Accepted) {
-	if a.Local || a.Historical {
+	if a.Historical {
 		return
 	}
 	ev := a.Event
 	h := s.cfg.Hooks
 	roomID := ev.RoomID().String()
 	sender := string(ev.SenderID())
+	if ev.Type() == spec.MRoomMember && ev.StateKey() != nil {
+		membership, err := ev.Membership()
+		if err != nil {
+			return
+		}
+		prev := ""
+		if a.Replaced != nil {
+			prev, _ = a.Replaced.Membership()
+		}
+		target := *ev.StateKey()
+		change := invites.Classify(prev, membership, sender, target)
+		m := Membership{RoomID: roomID, EventID: ev.EventID(), UserID: target, Sender: sender,
+			Membership: membership, Change: string(change), Reason: gjson.GetBytes(ev.Content(), "reason").Str}
+		local := a.Local
+		s.hooks.push(func(ctx context.Context) {
+			s.onMembershipForInvites(ctx, roomID, target, change)
+			if !local && h.OnMembership != nil && change != invites.ChangeProfileUpdate {
+				h.OnMembership(ctx, m)
+			}
+		})
+		return
+	}
+	if a.Local {
+		return
+	}
 	switch ev.Type() {
 	case "m.room.message":
 		m, ok := messageOf(roomID, ev.EventID(), sender, int64(ev.OriginServerTS()), a.StreamPos, ev.Content())
 		if ok && h.OnMessage != nil {
 			s.hooks.push(func(ctx context.Context) { h.OnMessage(ctx, m) })
 		}
-	case spec.MRoomMember:
-		if ev.StateKey() == nil {
-			return
-		}
-		membership, err := ev.Membership()
-		if err != nil {
-			return
-		}
-		m := Membership{RoomID: roomID, EventID: ev.EventID(), UserID: *ev.StateKey(), Sender: sender,
-			Membership: membership, Reason: gjson.GetBytes(ev.Content(), "reason").Str}
-		s.hooks.push(func(ctx context.Context) {
-			if membership == spec.Join {
-				s.markOutboundInvite(ctx, roomID, m.UserID, storage.InviteAccepted)
-			}
-			if h.OnMembership != nil {
-				h.OnMembership(ctx, m)
-			}
-		})
 	case spec.MRoomName, spec.MRoomTopic:
 		field, hook := "name", h.OnRoomName
 		if ev.Type() == spec.MRoomTopic {
@@ -54,17 +63,45 @@ func (s *Server) onAccepted(a rooms.Accepted) {
 			c := RoomChange{RoomID: roomID, EventID: ev.EventID(), Sender: sender, Value: gjson.GetBytes(ev.Content(), field).Str}
 			s.hooks.push(func(ctx context.Context) { hook(ctx, c) })
 		}
+	case spec.MRoomPowerLevels:
+		if h.OnRoleChange == nil || !ev.StateKeyEquals("") {
+			return
+		}
+		var old []byte
+		if a.Replaced != nil {
+			old = a.Replaced.Content()
+		}
+		newContent := ev.Content()
+		s.hooks.push(func(ctx context.Context) { s.announceRoleChanges(ctx, roomID, ev.EventID(), sender, old, newContent) })
 	}
 }
 
-// markOutboundInvite moves an invite we sent to a new state.
-func (s *Server) markOutboundInvite(ctx context.Context, roomID, userID, state string) {
-	inv, err := s.store.Invite(ctx, roomID, userID)
-	if err != nil || inv.Direction != storage.InviteOutbound || inv.State != storage.InvitePending {
+// announceRoleChanges tells the host which users a power-levels change
+// moved to another role (by threshold), including users dropped from
+// "users" and a changed users_default.
+func (s *Server) announceRoleChanges(ctx context.Context, roomID, eventID, sender string, old, next []byte) {
+	r, _, err := s.plRoom(ctx, roomID)
+	if err != nil {
 		return
 	}
-	if err := s.store.SetInviteState(ctx, roomID, userID, state, time.Now().UnixMilli()); err != nil {
-		s.log.Warn("could not update invite", "room_id", roomID, "user_id", userID, "err", err)
+	var members []string
+	if state, err := s.store.CurrentState(ctx, roomID); err == nil {
+		for _, e := range state {
+			if e.Type == spec.MRoomMember && e.StateKey != nil {
+				if m := gjson.GetBytes(e.JSON, "content.membership").Str; m == spec.Join || m == spec.Invite {
+					members = append(members, *e.StateKey)
+				}
+			}
+		}
+	}
+	changes, err := s.roles.Diff(r, old, next, members)
+	if err != nil {
+		s.log.Info("could not read a power-levels change", "room_id", roomID, "err", err)
+		return
+	}
+	for _, c := range changes {
+		s.cfg.Hooks.OnRoleChange(ctx, RoleChange{RoomID: roomID, EventID: eventID, Sender: sender, UserID: c.UserID,
+			OldRole: string(c.OldRole), NewRole: string(c.NewRole), OldLevel: c.OldLevel, NewLevel: c.NewLevel})
 	}
 }
 
@@ -84,10 +121,14 @@ func inviteOf(inv storage.Invite) Invite {
 		Created: time.UnixMilli(inv.CreatedTS), Updated: time.UnixMilli(inv.UpdatedTS),
 	}
 	for _, st := range gjson.ParseBytes(inv.RoomState).Array() {
-		if st.Get("type").Str == spec.MRoomName {
+		switch st.Get("type").Str {
+		case spec.MRoomName:
 			out.RoomName = st.Get("content.name").Str
+		case spec.MRoomTopic:
+			out.RoomTopic = st.Get("content.topic").Str
 		}
 	}
+	out.IsDirect = gjson.GetBytes(inv.EventJSON, "content.is_direct").Bool()
 	return out
 }
 

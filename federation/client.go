@@ -83,13 +83,21 @@ func (c *Client) SendJoin(ctx context.Context, dest spec.ServerName, ev gomatrix
 	return c.fc.SendJoin(ctx, c.id.ServerName, dest, ev)
 }
 
-// SendInvite asks the invitee's server to co-sign an invite (v2).
-func (c *Client) SendInvite(ctx context.Context, dest spec.ServerName, ev gomatrixserverlib.PDU, state []gomatrixserverlib.InviteStrippedState) (fclient.RespInviteV2, error) {
-	req, err := fclient.NewInviteV2Request(ev, state)
-	if err != nil {
-		return fclient.RespInviteV2{}, fmt.Errorf("federation: invite request: %w", err)
+// SendInvite asks the invitee's server to co-sign an invite (v2). state is
+// the invite_room_state: stripped state events (and the full create event).
+// https://spec.matrix.org/v1.16/server-server-api/#put_matrixfederationv2inviteroomideventid
+func (c *Client) SendInvite(ctx context.Context, dest spec.ServerName, ev gomatrixserverlib.PDU, state []json.RawMessage) (fclient.RespInviteV2, error) {
+	if state == nil {
+		state = []json.RawMessage{}
 	}
-	return c.fc.SendInviteV2(ctx, c.id.ServerName, dest, req)
+	body := map[string]any{
+		"room_version":      ev.Version(),
+		"event":             json.RawMessage(ev.JSON()),
+		"invite_room_state": state,
+	}
+	var res fclient.RespInviteV2
+	err := c.Do(ctx, "PUT", dest, "/_matrix/federation/v2/invite/"+url.PathEscape(ev.RoomID().String())+"/"+url.PathEscape(ev.EventID()), body, &res)
+	return res, err
 }
 
 // txnBody is the JSON of PUT /send/{txnId}.

@@ -11,6 +11,7 @@ import (
 	"github.com/embedmatrix/homeserver/storage"
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/tidwall/gjson"
 )
 
 // invite serves PUT /_matrix/federation/v2/invite/{roomID}/{eventID}: a
@@ -56,6 +57,10 @@ func (s *Server) invite(ctx context.Context, req *request) (any, error) {
 	}
 	if len(body.InviteRoomState) == 0 || !json.Valid(body.InviteRoomState) {
 		body.InviteRoomState = json.RawMessage("[]")
+	}
+	if gjson.GetBytes(body.InviteRoomState, `#(type=="m.room.encryption")`).Exists() {
+		// Encrypted rooms cannot be bridged to a host that reads messages.
+		return nil, errorf(http.StatusForbidden, CodeForbidden, "this server does not join encrypted rooms")
 	}
 	id := s.cfg.Identity
 	signed := ev.Sign(string(id.ServerName), id.KeyID, id.PrivateKey)

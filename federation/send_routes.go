@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/embedmatrix/homeserver/rooms"
 	"github.com/embedmatrix/homeserver/storage"
 	"github.com/matrix-org/gomatrixserverlib/fclient"
 )
@@ -37,6 +38,9 @@ func (s *Server) send(ctx context.Context, req *request) (any, error) {
 	res := fclient.RespSend{PDUs: map[string]fclient.PDUResult{}}
 	for _, raw := range body.PDUs {
 		eventID, err := s.cfg.Rooms.ProcessInbound(ctx, req.origin, raw)
+		if errors.Is(err, rooms.ErrUnknownRoom) && s.cfg.OnUnknownRoomPDU != nil {
+			s.cfg.OnUnknownRoomPDU(ctx, req.origin, raw)
+		}
 		if eventID == "" {
 			// Without an event ID there is no key to report under.
 			s.log.Info("dropping undecodable PDU", "origin", req.origin, "err", err)

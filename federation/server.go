@@ -48,6 +48,9 @@ type ServerConfig struct {
 	// OnOriginSeen is called for every authenticated request, so the send
 	// queue can stop backing off a server that is evidently up.
 	OnOriginSeen func(origin string)
+	// OnUnknownRoomPDU is called for a PDU of a room this server is not
+	// in (e.g. the revoke of a pending invite of one of our users).
+	OnUnknownRoomPDU func(ctx context.Context, origin spec.ServerName, pdu json.RawMessage)
 	// OnEDUs is called with the EDUs of an inbound transaction (after its
 	// PDUs are processed), each as the raw JSON object {"edu_type",
 	// "content"}. It must not block for long; it runs before /send answers.

@@ -2,6 +2,7 @@ package rooms
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 
@@ -103,18 +104,27 @@ var strippedTypes = map[string]bool{
 	"m.room.encryption": true,
 }
 
-// InviteState returns the stripped state for an invite into a room: the
-// create event, join rules, name, topic, avatar, alias and encryption, plus
+// InviteState returns the invite_room_state for an invite into a room: the
+// full create event (so the invitee can check the room ID and version),
+// then stripped join rules, name, topic, avatar, alias and encryption, and
 // the inviter's membership.
-func (e *Engine) InviteState(ctx context.Context, roomID, inviter string) ([]gomatrixserverlib.InviteStrippedState, error) {
+func (e *Engine) InviteState(ctx context.Context, roomID, inviter string) ([]json.RawMessage, error) {
 	state, err := e.CurrentState(ctx, roomID)
 	if err != nil {
 		return nil, err
 	}
-	var out []gomatrixserverlib.InviteStrippedState
+	var out []json.RawMessage
 	for _, ev := range state {
+		if ev.Type() == spec.MRoomCreate && ev.StateKeyEquals("") {
+			out = append([]json.RawMessage{ev.JSON()}, out...)
+			continue
+		}
 		if strippedTypes[ev.Type()] || (ev.Type() == spec.MRoomMember && ev.StateKeyEquals(inviter)) {
-			out = append(out, gomatrixserverlib.NewInviteStrippedState(ev))
+			raw, err := json.Marshal(gomatrixserverlib.NewInviteStrippedState(ev))
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, raw)
 		}
 	}
 	return out, nil

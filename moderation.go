@@ -1,0 +1,157 @@
+package homeserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/embedmatrix/homeserver/powerlevels"
+	"github.com/embedmatrix/homeserver/storage"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/tidwall/gjson"
+)
+
+// Banned is a user banned from a room, with the ban's reason.
+type Banned struct {
+	UserID string
+	Reason string
+	By     string
+}
+
+// Ban bans a user (local or remote) from a room with a reason: they are
+// removed, cannot rejoin and cannot be invited until unbanned.
+func (s *Server) Ban(ctx context.Context, roomID, sender, target, reason string) error {
+	return s.setMembership(ctx, roomID, sender, target, spec.Ban, reason)
+}
+
+// Unban lifts a ban; the user may then be invited again.
+func (s *Server) Unban(ctx context.Context, roomID, sender, target string) error {
+	if m, err := s.membershipOf(ctx, roomID, target); err != nil {
+		return err
+	} else if m != spec.Ban {
+		return fmt.Errorf("homeserver: %s is not banned from %s", target, roomID)
+	}
+	return s.setMembership(ctx, roomID, sender, target, spec.Leave, "")
+}
+
+// Kick removes a user from a room with a reason; they may rejoin if the
+// room's rules let them.
+func (s *Server) Kick(ctx context.Context, roomID, sender, target, reason string) error {
+	return s.setMembership(ctx, roomID, sender, target, spec.Leave, reason)
+}
+
+func (s *Server) setMembership(ctx context.Context, roomID, sender, target, membership, reason string) error {
+	from, err := s.UserID(sender)
+	if err != nil {
+		return err
+	}
+	if _, err := ParseUserID(target); err != nil {
+		if _, herr := spec.NewUserID(target, true); herr != nil {
+			return err
+		}
+	}
+	content := map[string]any{"membership": membership}
+	if reason != "" {
+		content["reason"] = reason
+	}
+	sk := target
+	_, err = s.rooms.Send(ctx, roomID, from, spec.MRoomMember, &sk, content)
+	return err
+}
+
+// BannedUsers lists who is banned from a room, with the reasons.
+func (s *Server) BannedUsers(ctx context.Context, roomID string) ([]Banned, error) {
+	state, err := s.store.CurrentState(ctx, roomID)
+	if err != nil {
+		return nil, err
+	}
+	var out []Banned
+	for _, ev := range state {
+		if ev.Type != spec.MRoomMember || ev.StateKey == nil {
+			continue
+		}
+		c := gjson.GetBytes(ev.JSON, "content")
+		if c.Get("membership").Str == spec.Ban {
+			out = append(out, Banned{UserID: *ev.StateKey, Reason: c.Get("reason").Str, By: ev.Sender})
+		}
+	}
+	return out, nil
+}
+
+// room returns what powerlevels needs to know about a room.
+func (s *Server) plRoom(ctx context.Context, roomID string) (powerlevels.Room, []byte, error) {
+	version, err := s.rooms.RoomVersion(ctx, roomID)
+	if err != nil {
+		return powerlevels.Room{}, nil, err
+	}
+	r := powerlevels.Room{Version: version}
+	create, err := s.store.StateEvent(ctx, roomID, spec.MRoomCreate, "")
+	if err != nil {
+		return r, nil, fmt.Errorf("homeserver: room %s has no create event: %w", roomID, err)
+	}
+	r.Creators = append(r.Creators, create.Sender)
+	for _, c := range gjson.GetBytes(create.JSON, "content.additional_creators").Array() {
+		r.Creators = append(r.Creators, c.Str)
+	}
+	var content []byte
+	if pl, err := s.store.StateEvent(ctx, roomID, spec.MRoomPowerLevels, ""); err == nil {
+		content = []byte(gjson.GetBytes(pl.JSON, "content").Raw)
+	} else if !errors.Is(err, storage.ErrNotFound) {
+		return r, nil, err
+	}
+	return r, content, nil
+}
+
+// Role returns a user's host role in a room, read from its power levels by
+// threshold (Config.Roles).
+func (s *Server) Role(ctx context.Context, roomID, userID string) (string, error) {
+	r, content, err := s.plRoom(ctx, roomID)
+	if err != nil {
+		return "", err
+	}
+	levels, err := powerlevels.Parse(r, content)
+	if err != nil {
+		return "", err
+	}
+	return string(s.roles.RoleFor(levels.UserLevel(userID))), nil
+}
+
+// SetRole gives a user a host role in a room by changing its power levels.
+// A change the sender's power does not allow is refused before anything is
+// sent (the error matches ErrForbidden and powerlevels.ErrNotAllowed).
+func (s *Server) SetRole(ctx context.Context, roomID, sender, target, role string) error {
+	from, err := s.UserID(sender)
+	if err != nil {
+		return err
+	}
+	r, content, err := s.plRoom(ctx, roomID)
+	if err != nil {
+		return err
+	}
+	next, err := s.roles.SetRole(r, content, from, target, powerlevels.Role(role))
+	if errors.Is(err, powerlevels.ErrUnchanged) {
+		return nil
+	}
+	if errors.Is(err, powerlevels.ErrNotAllowed) {
+		return fmt.Errorf("%w: %w", ErrForbidden, err)
+	}
+	if err != nil {
+		return err
+	}
+	empty := ""
+	_, err = s.rooms.Send(ctx, roomID, from, spec.MRoomPowerLevels, &empty, next)
+	return err
+}
+
+// canKick reports whether a user's power reaches the room's kick level.
+func (s *Server) canKick(ctx context.Context, roomID, userID string) (bool, error) {
+	r, content, err := s.plRoom(ctx, roomID)
+	if err != nil {
+		return false, err
+	}
+	levels, err := powerlevels.Parse(r, content)
+	if err != nil {
+		return false, err
+	}
+	return levels.UserLevel(userID) >= levels.Content.Kick, nil
+}
