@@ -47,6 +47,8 @@ type peer struct {
 	messages    chan Message
 	invites     chan Invite
 	memberships chan Membership
+	// extraHooks, when set, adds hooks before the Server starts.
+	extraHooks func(*Hooks)
 }
 
 func startPeer(t *testing.T, n *network, name, dbPath string) *peer {
@@ -68,17 +70,21 @@ func testLogger(t testing.TB) *slog.Logger {
 func (p *peer) start() {
 	t := p.t
 	t.Helper()
+	hooks := Hooks{
+		OnMessage:    func(_ context.Context, m Message) { p.messages <- m },
+		OnInvite:     func(_ context.Context, i Invite) { p.invites <- i },
+		OnMembership: func(_ context.Context, m Membership) { p.memberships <- m },
+	}
+	if p.extraHooks != nil {
+		p.extraHooks(&hooks)
+	}
 	srv, err := New(context.Background(), Config{
 		ServerName:         p.name,
 		DatabasePath:       p.dbPath,
 		InsecureSkipVerify: true,
 		Resolve:            p.net.resolve,
 		Logger:             testLogger(t),
-		Hooks: Hooks{
-			OnMessage:    func(_ context.Context, m Message) { p.messages <- m },
-			OnInvite:     func(_ context.Context, i Invite) { p.invites <- i },
-			OnMembership: func(_ context.Context, m Membership) { p.memberships <- m },
-		},
+		Hooks:              hooks,
 	})
 	if err != nil {
 		t.Fatalf("start %s: %v", p.name, err)
