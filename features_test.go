@@ -331,9 +331,9 @@ func TestBanAndUnban(t *testing.T) {
 	expect(t, "b's host: bob banned with the reason", b.memberships, func(m Membership) bool {
 		return m.UserID == b.userID("bob") && m.Change == "ban" && m.Reason == "spamming"
 	})
-	banned, err := a.srv.BannedUsers(ctx, roomID)
+	banned, err := a.srv.Banned(ctx, roomID)
 	if err != nil || len(banned) != 1 || banned[0].Reason != "spamming" {
-		t.Fatalf("BannedUsers: %+v %v", banned, err)
+		t.Fatalf("Banned: %+v %v", banned, err)
 	}
 	if err := a.srv.Invite(ctx, roomID, "alice", b.userID("bob")); !errors.Is(err, ErrBanned) {
 		t.Fatalf("inviting a banned user: %v", err)

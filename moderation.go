@@ -11,8 +11,8 @@ import (
 	"github.com/tidwall/gjson"
 )
 
-// Banned is a user banned from a room, with the ban's reason.
-type Banned struct {
+// BannedUser is a user banned from a room, with the ban's reason.
+type BannedUser struct {
 	UserID string
 	Reason string
 	By     string
@@ -59,20 +59,20 @@ func (s *Server) setMembership(ctx context.Context, roomID, sender, target, memb
 	return err
 }
 
-// BannedUsers lists who is banned from a room, with the reasons.
-func (s *Server) BannedUsers(ctx context.Context, roomID string) ([]Banned, error) {
+// Banned lists who is banned from a room, with the reasons.
+func (s *Server) Banned(ctx context.Context, roomID string) ([]BannedUser, error) {
 	state, err := s.store.CurrentState(ctx, roomID)
 	if err != nil {
 		return nil, err
 	}
-	var out []Banned
+	var out []BannedUser
 	for _, ev := range state {
 		if ev.Type != spec.MRoomMember || ev.StateKey == nil {
 			continue
 		}
 		c := gjson.GetBytes(ev.JSON, "content")
 		if c.Get("membership").Str == spec.Ban {
-			out = append(out, Banned{UserID: *ev.StateKey, Reason: c.Get("reason").Str, By: ev.Sender})
+			out = append(out, BannedUser{UserID: *ev.StateKey, Reason: c.Get("reason").Str, By: ev.Sender})
 		}
 	}
 	return out, nil

@@ -21,7 +21,7 @@ type RoomSummary struct {
 	// Origin is the server of the room's creator: where the room was made.
 	Origin  string
 	Members []Member
-	Banned  []Banned
+	Banned  []BannedUser
 }
 
 // Member is one user's standing in a room.
@@ -119,7 +119,7 @@ func (s *Server) Room(ctx context.Context, roomID string) (RoomSummary, error) {
 				Role: string(s.roles.RoleFor(level)), PowerLevel: level}
 			sum.Members = append(sum.Members, m)
 			if m.Membership == spec.Ban {
-				sum.Banned = append(sum.Banned, Banned{UserID: uid, Reason: c.Get("reason").Str, By: ev.Sender})
+				sum.Banned = append(sum.Banned, BannedUser{UserID: uid, Reason: c.Get("reason").Str, By: ev.Sender})
 			}
 		}
 	}
