@@ -154,13 +154,22 @@ func (s *Server) RoomInvites(ctx context.Context, roomID string) ([]Invite, erro
 	return out, nil
 }
 
-// pendingInbound loads the pending invite of a local user.
-func (s *Server) pendingInbound(ctx context.Context, roomID, uid string) (storage.Invite, error) {
+// pendingInbound loads the pending invite of a local user, with the
+// user's full ID and the inviting server.
+func (s *Server) pendingInbound(ctx context.Context, roomID, user string) (string, storage.Invite, spec.ServerName, error) {
+	uid, err := s.UserID(user)
+	if err != nil {
+		return "", storage.Invite{}, "", err
+	}
 	inv, err := s.store.Invite(ctx, roomID, uid)
 	if errors.Is(err, storage.ErrNotFound) || err == nil && (inv.Direction != storage.InviteInbound || inv.State != storage.InvitePending) {
-		return storage.Invite{}, fmt.Errorf("%w: %s in %s", ErrNotInvited, uid, roomID)
+		return "", storage.Invite{}, "", fmt.Errorf("%w: %s in %s", ErrNotInvited, uid, roomID)
 	}
-	return inv, err
+	if err != nil {
+		return "", storage.Invite{}, "", err
+	}
+	via, err := rooms.ServerOf(inv.Inviter)
+	return uid, inv, via, err
 }
 
 // AcceptInvite joins a local user to a room they were invited to: a
@@ -168,15 +177,7 @@ func (s *Server) pendingInbound(ctx context.Context, roomID, uid string) (storag
 // recent history (what was said while the invite was pending) is then
 // fetched and reported through Hooks.OnMessage, marked Backfilled.
 func (s *Server) AcceptInvite(ctx context.Context, roomID, user string) error {
-	uid, err := s.UserID(user)
-	if err != nil {
-		return err
-	}
-	inv, err := s.pendingInbound(ctx, roomID, uid)
-	if err != nil {
-		return err
-	}
-	via, err := rooms.ServerOf(inv.Inviter)
+	uid, inv, via, err := s.pendingInbound(ctx, roomID, user)
 	if err != nil {
 		return err
 	}
@@ -226,15 +227,7 @@ func (s *Server) catchUp(ctx context.Context, roomID string, via spec.ServerName
 // reached the invite is still marked rejected here, so the host is never
 // stuck with it.
 func (s *Server) RejectInvite(ctx context.Context, roomID, user string) error {
-	uid, err := s.UserID(user)
-	if err != nil {
-		return err
-	}
-	inv, err := s.pendingInbound(ctx, roomID, uid)
-	if err != nil {
-		return err
-	}
-	via, err := rooms.ServerOf(inv.Inviter)
+	uid, inv, via, err := s.pendingInbound(ctx, roomID, user)
 	if err != nil {
 		return err
 	}

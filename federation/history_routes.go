@@ -54,19 +54,29 @@ func eventIDParam(req *request) (string, error) {
 	return id, nil
 }
 
-// state serves GET /_matrix/federation/v1/state/{roomID}?event_id=.
-func (s *Server) state(ctx context.Context, req *request) (any, error) {
+// stateAt answers what /state and /state_ids share: the state before the
+// event_id query parameter's event, and its auth chain.
+func (s *Server) stateAt(ctx context.Context, req *request) (state, chain []gomatrixserverlib.PDU, err error) {
 	roomID, err := s.roomRequest(ctx, req)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	eventID, err := eventIDParam(req)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	state, chain, err := s.cfg.Rooms.StateAt(ctx, req.origin, roomID, eventID)
+	state, chain, err = s.cfg.Rooms.StateAt(ctx, req.origin, roomID, eventID)
 	if err != nil {
-		return nil, roomError(err)
+		return nil, nil, roomError(err)
+	}
+	return state, chain, nil
+}
+
+// state serves GET /_matrix/federation/v1/state/{roomID}?event_id=.
+func (s *Server) state(ctx context.Context, req *request) (any, error) {
+	state, chain, err := s.stateAt(ctx, req)
+	if err != nil {
+		return nil, err
 	}
 	return map[string]any{
 		"pdus":       gomatrixserverlib.NewEventJSONsFromEvents(state),
@@ -76,17 +86,9 @@ func (s *Server) state(ctx context.Context, req *request) (any, error) {
 
 // stateIDs serves GET /_matrix/federation/v1/state_ids/{roomID}?event_id=.
 func (s *Server) stateIDs(ctx context.Context, req *request) (any, error) {
-	roomID, err := s.roomRequest(ctx, req)
+	state, chain, err := s.stateAt(ctx, req)
 	if err != nil {
 		return nil, err
-	}
-	eventID, err := eventIDParam(req)
-	if err != nil {
-		return nil, err
-	}
-	state, chain, err := s.cfg.Rooms.StateAt(ctx, req.origin, roomID, eventID)
-	if err != nil {
-		return nil, roomError(err)
 	}
 	return map[string]any{"pdu_ids": ids(state), "auth_chain_ids": ids(chain)}, nil
 }
