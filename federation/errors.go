@@ -17,6 +17,7 @@ type Error struct {
 	Extra map[string]any
 }
 
+// Error formats the status, errcode and message.
 func (e *Error) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.ErrCode, e.Message) }
 
 func errorf(status int, code, format string, args ...any) *Error {
