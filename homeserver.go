@@ -60,6 +60,18 @@ type Config struct {
 	// 75) or moves them. Levels are read back into roles by threshold.
 	Roles map[string]int64
 
+	// Receipts sends our users' read receipts (MarkRead) to the other
+	// servers in a room and accepts theirs (Hooks.OnReceipt). On by
+	// default; when off none are sent and none surfaced.
+	Receipts Switch
+	// Typing sends our users' typing notifications (Typing) and accepts
+	// other servers' (Hooks.OnTyping). On by default; when off none are
+	// sent and none surfaced.
+	Typing Switch
+	// TypingTimeout is how long a user counts as typing after the last
+	// word that they are (default 30 s).
+	TypingTimeout time.Duration
+
 	// MaxBodyBytes bounds inbound request bodies (default 8 MiB).
 	MaxBodyBytes int64
 	// WellKnownServer is served as m.server in /.well-known/matrix/server
@@ -85,6 +97,7 @@ type Server struct {
 	hooks     *dispatcher
 	roles     *powerlevels.Mapping
 	inviteMu  sync.Mutex // serialises invite state changes
+	eph       *ephemeral // receipts and typing
 }
 
 // Sentinel errors a host can match with errors.Is.
@@ -151,7 +164,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.client = federation.NewClient(id, s.transport, 0)
 	s.keyring = federation.NewKeyRing(id, s.store, s.client)
 	s.sender = federation.NewSender(s.store, s.client, s.log)
-	s.hooks = newDispatcher()
+	s.hooks = newDispatcher(s.log)
 	s.rooms = rooms.New(rooms.Config{
 		Signer:     rooms.Signer{ServerName: id.ServerName, KeyID: id.KeyID, PrivateKey: id.PrivateKey},
 		Store:      s.store,
@@ -161,12 +174,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		OnQueued:   func(d []string) { s.sender.Wake(d...) },
 		Remote:     s.client,
 	})
+	s.startEphemeral()
 	s.fed = federation.NewServer(federation.ServerConfig{
 		Identity: id, KeyRing: s.keyring, Rooms: s.rooms, Store: s.store, Logger: s.log,
 		MaxBodyBytes: cfg.MaxBodyBytes, WellKnownServer: cfg.WellKnownServer,
 		OnInvite:         s.onInvite,
 		OnUnknownRoomPDU: s.onOutOfRoomPDU,
 		OnOriginSeen:     s.sender.Retry,
+		OnEDUs:           s.onEDUs,
 	})
 	if err := s.sender.Start(ctx); err != nil {
 		s.Close()
@@ -195,6 +210,7 @@ func (s *Server) RegisterRoutes(r *mux.Router) {
 // already queued), then closes the store if New opened it. Everything
 // queued for other servers stays in the store and is sent after a restart.
 func (s *Server) Close() error {
+	s.closeEphemeral()
 	s.sender.Close()
 	s.hooks.close()
 	s.transport.CloseIdleConnections()

@@ -28,6 +28,11 @@ type Hooks struct {
 	// OnRoleChange is called when a remote power-levels change moves a
 	// user to another host role.
 	OnRoleChange func(ctx context.Context, c RoleChange)
+	// OnReceipt is called when a remote user's read receipt arrives.
+	OnReceipt func(ctx context.Context, r Receipt)
+	// OnTyping is called when a remote user starts or stops typing,
+	// including when they stop because no refresh came in time.
+	OnTyping func(ctx context.Context, t Typing)
 }
 
 // Message is a chat message in a room.
