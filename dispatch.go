@@ -2,12 +2,14 @@ package homeserver
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 )
 
 // dispatcher runs host hooks one at a time, in order, on its own
 // goroutine, with an unbounded queue so callers never block.
 type dispatcher struct {
+	log    *slog.Logger
 	mu     sync.Mutex
 	cond   *sync.Cond
 	queue  []func(context.Context)
@@ -15,8 +17,8 @@ type dispatcher struct {
 	done   chan struct{}
 }
 
-func newDispatcher() *dispatcher {
-	d := &dispatcher{done: make(chan struct{})}
+func newDispatcher(log *slog.Logger) *dispatcher {
+	d := &dispatcher{log: log, done: make(chan struct{})}
 	d.cond = sync.NewCond(&d.mu)
 	go d.run()
 	return d
@@ -48,8 +50,19 @@ func (d *dispatcher) run() {
 		d.queue[0] = nil
 		d.queue = d.queue[1:]
 		d.mu.Unlock()
-		f(ctx)
+		d.call(ctx, f)
 	}
+}
+
+// call runs one hook; a hook that panics is logged and skipped, it does
+// not take the process down with it.
+func (d *dispatcher) call(ctx context.Context, f func(context.Context)) {
+	defer func() {
+		if p := recover(); p != nil && d.log != nil {
+			d.log.Error("a host hook panicked", "panic", p)
+		}
+	}()
+	f(ctx)
 }
 
 // close runs what is queued, then stops.
