@@ -49,6 +49,8 @@ type peer struct {
 	memberships chan Membership
 	// extraHooks, when set, adds hooks before the Server starts.
 	extraHooks func(*Hooks)
+	// extraConfig, when set, edits the Config before the Server starts.
+	extraConfig func(*Config)
 }
 
 func startPeer(t *testing.T, n *network, name, dbPath string) *peer {
@@ -78,14 +80,18 @@ func (p *peer) start() {
 	if p.extraHooks != nil {
 		p.extraHooks(&hooks)
 	}
-	srv, err := New(context.Background(), Config{
+	cfg := Config{
 		ServerName:         p.name,
 		DatabasePath:       p.dbPath,
 		InsecureSkipVerify: true,
 		Resolve:            p.net.resolve,
 		Logger:             testLogger(t),
 		Hooks:              hooks,
-	})
+	}
+	if p.extraConfig != nil {
+		p.extraConfig(&cfg)
+	}
+	srv, err := New(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("start %s: %v", p.name, err)
 	}
