@@ -64,9 +64,14 @@ func classify(c *genCase, gm StateMap, gerr error) string {
 // TestDifferential resolves seeded generated rooms with forks with our
 // resolver and gomatrixserverlib's spec-correct one and explains every
 // disagreement. STATERES_DIFF_CASES sets the number of cases (default 1500,
-// well under a minute); STATERES_DIFF_SEED the first seed.
+// about 15 s; 300 under the race detector); STATERES_DIFF_SEED the first
+// seed.
 func TestDifferential(t *testing.T) {
-	n := envInt("STATERES_DIFF_CASES", 1500)
+	def := 1500
+	if raceEnabled {
+		def = 300
+	}
+	n := envInt("STATERES_DIFF_CASES", def)
 	first := int64(envInt("STATERES_DIFF_SEED", 1) - 1)
 	if testing.Short() {
 		n = 200

@@ -68,6 +68,21 @@ type builtRoom struct {
 	order   []gomatrixserverlib.PDU
 }
 
+// readCase reads one testdata file.
+func readCase(path string) (*fixtureCase, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var c fixtureCase
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &c, nil
+}
+
 // loadFixtures reads every testdata/*.json file.
 func loadFixtures(t testing.TB) map[string]*fixtureCase {
 	t.Helper()
@@ -77,20 +92,14 @@ func loadFixtures(t testing.TB) map[string]*fixtureCase {
 	}
 	out := map[string]*fixtureCase{}
 	for _, f := range files {
-		raw, err := os.ReadFile(f)
+		c, err := readCase(f)
 		if err != nil {
 			t.Fatal(err)
-		}
-		var c fixtureCase
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&c); err != nil {
-			t.Fatalf("%s: %v", f, err)
 		}
 		if c.Reason == "" {
 			t.Fatalf("%s: no reason", f)
 		}
-		out[strings.TrimSuffix(filepath.Base(f), ".json")] = &c
+		out[strings.TrimSuffix(filepath.Base(f), ".json")] = c
 	}
 	return out
 }

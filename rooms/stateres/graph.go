@@ -3,6 +3,7 @@ package stateres
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/matrix-org/gomatrixserverlib"
 )
@@ -52,6 +53,9 @@ type graph struct {
 	src   Events
 	index map[string]int32 // event ID -> node index, or missing
 	nodes []node
+	// impliedCreate, in room version 12, is the create event's ID: an auth
+	// event of every other event whether or not its auth_events lists it.
+	impliedCreate string
 }
 
 // lookup returns the node index of an event ID, or missing.
@@ -127,7 +131,11 @@ func (g *graph) load(ctx context.Context, ids []string) (lo, hi int32, err error
 		for x := levelStart; x < len(g.nodes); x++ {
 			n := &g.nodes[x]
 			sp := span{node: int32(x), start: int32(len(buf))}
-			for _, aid := range authEventIDs(n.ev) {
+			auth := authEventIDs(n.ev)
+			if c := g.impliedCreate; c != "" && n.id != c && !slices.Contains(auth, c) {
+				auth = append(auth[:len(auth):len(auth)], c)
+			}
+			for _, aid := range auth {
 				idx, seen := g.index[aid]
 				if !seen {
 					g.index[aid] = missing
@@ -167,8 +175,9 @@ func (g *graph) load(ctx context.Context, ids []string) (lo, hi int32, err error
 // authEventIDs returns the event's auth event IDs. For room version 12
 // gomatrixserverlib already adds the create event implied by the room ID
 // (https://spec.matrix.org/v1.16/rooms/v12/#authorization-rules: "The
-// m.room.create event MUST NOT be selected for auth_events ... The room_id
-// (being the m.room.create event's ID) implies this instead."). A
+// m.room.create event MUST NOT be selected for auth_events on events. The
+// room_id (being the m.room.create event's ID) implies this instead.");
+// load adds it too (graph.impliedCreate) in case it ever stops. A
 // malformed event yields no auth events rather than a panic.
 func authEventIDs(ev gomatrixserverlib.PDU) (ids []string) {
 	defer func() {

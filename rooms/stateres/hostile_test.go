@@ -263,3 +263,42 @@ func TestRejectedAuthEvents(t *testing.T) {
 		t.Error("Rejected was not asked")
 	}
 }
+
+// noImpliedCreate hides the create event from AuthEventIDs, as a PDU
+// implementation that lists only auth_events would.
+type noImpliedCreate struct {
+	gomatrixserverlib.PDU
+	create string
+}
+
+func (e noImpliedCreate) AuthEventIDs() []string {
+	var out []string
+	for _, id := range e.PDU.AuthEventIDs() {
+		if id != e.create {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// TestImpliedCreate: in room version 12 the resolver adds the create
+// event (named by the room ID) to every event's auth events itself.
+func TestImpliedCreate(t *testing.T) {
+	for _, name := range []string{"v21_state_reset_replay_conflicted_subgraph", "v12_creator_outranks_admin", "gmsl_auth_fallback_v12"} {
+		c := loadFixtures(t)[name]
+		room, err := buildRoom(c.RoomVersion, c.Events)
+		if err != nil {
+			t.Fatal(err)
+		}
+		create := room.byName["CREATE"].EventID()
+		src := MapEvents{}
+		for _, ev := range room.order {
+			src[ev.EventID()] = noImpliedCreate{ev, create}
+		}
+		want, _ := room.stateOf(c.Expected)
+		got := mustResolve(t, c.RoomVersion, caseSets(t, c, room), src)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: %v, want %v", name, room.nameState(got), room.nameState(want))
+		}
+	}
+}

@@ -54,7 +54,7 @@ func permutations(n, count int, rng *rand.Rand) [][]int {
 // the same state.
 func TestConvergence(t *testing.T) {
 	n := envInt("STATERES_CONVERGENCE_CASES", 300)
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
 		n = 60
 	}
 	for seed := int64(0); seed < int64(n); seed++ {

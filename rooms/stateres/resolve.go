@@ -58,6 +58,9 @@ func (r *resolver) resolve(ctx context.Context, sets []StateMap) (StateMap, erro
 	}
 	ids = append(ids, conflictedIDs...)
 	r.g.src = r.src
+	if r.version == "12" {
+		r.g.impliedCreate = unconflicted[StateKey{spec.MRoomCreate, ""}]
+	}
 	lo, hi, err := r.g.load(ctx, ids)
 	if err != nil {
 		return nil, err
