@@ -1,0 +1,610 @@
+package homeserver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/embedmatrix/homeserver/storage"
+	"github.com/embedmatrix/homeserver/storage/sqlite"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/tidwall/gjson"
+)
+
+// ephPeer is what a test sees of a peer's receipts and typing: the hooks
+// its host got, and the EDUs it queued for other servers.
+type ephPeer struct {
+	receipts chan Receipt
+	typing   chan Typing
+
+	mu     sync.Mutex
+	queued map[string]int // "destination|edu_type" -> EDUs queued
+}
+
+// queuedEDUs returns how many EDUs of a type the peer queued for dest.
+func (e *ephPeer) queuedEDUs(dest, eduType string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.queued[dest+"|"+eduType]
+}
+
+// countingStore counts the EDUs a Server queues, by destination and type.
+type countingStore struct {
+	storage.Store
+	e *ephPeer
+}
+
+func (c countingStore) EnqueueEDU(ctx context.Context, dest string, edu []byte) error {
+	c.e.mu.Lock()
+	c.e.queued[dest+"|"+gjson.GetBytes(edu, "edu_type").Str]++
+	c.e.mu.Unlock()
+	return c.Store.EnqueueEDU(ctx, dest, edu)
+}
+
+// withEphemeral restarts a peer with receipt and typing hooks recorded,
+// its EDUs counted, and its Config changed by mod.
+func withEphemeral(t *testing.T, p *peer, mod func(*Config)) *ephPeer {
+	t.Helper()
+	e := &ephPeer{receipts: make(chan Receipt, 1000), typing: make(chan Typing, 1000), queued: map[string]int{}}
+	var stores []storage.Store
+	p.extraConfig = func(cfg *Config) {
+		st, err := sqlite.Open(context.Background(), cfg.DatabasePath)
+		if err != nil {
+			p.t.Fatal(err)
+		}
+		stores = append(stores, st)
+		cfg.Store = countingStore{Store: st, e: e}
+		cfg.Hooks.OnReceipt = func(_ context.Context, r Receipt) { e.receipts <- r }
+		cfg.Hooks.OnTyping = func(_ context.Context, ty Typing) { e.typing <- ty }
+		if mod != nil {
+			mod(cfg)
+		}
+	}
+	p.restart()
+	t.Cleanup(func() {
+		p.stop()
+		for _, st := range stores {
+			_ = st.Close()
+		}
+	})
+	return e
+}
+
+// ephemeralPair is alice on A and bob on B in one room, both recorded.
+func ephemeralPair(t *testing.T, mod func(*Config)) (a, b *peer, ea, eb *ephPeer, roomID string) {
+	t.Helper()
+	n := newNetwork()
+	a = startPeer(t, n, "hs-a.test", dbPath(t, "a"))
+	b = startPeer(t, n, "hs-b.test", dbPath(t, "b"))
+	ea, eb = withEphemeral(t, a, mod), withEphemeral(t, b, mod)
+	return a, b, ea, eb, sharedRoom(t, a, b, "10")
+}
+
+// nextMatching waits for a value on ch that ok accepts, skipping others.
+func nextMatching[T any](t *testing.T, what string, ch <-chan T, ok func(T) bool) T {
+	t.Helper()
+	deadline := time.After(waitFor)
+	for {
+		select {
+		case v := <-ch:
+			if ok(v) {
+				return v
+			}
+		case <-deadline:
+			t.Fatalf("%s: nothing within %s", what, waitFor)
+		}
+	}
+}
+
+// nothingOn fails if anything arrives on ch within d.
+func nothingOn[T any](t *testing.T, what string, ch <-chan T, d time.Duration) {
+	t.Helper()
+	select {
+	case v := <-ch:
+		t.Fatalf("%s: got %+v", what, v)
+	case <-time.After(d):
+	}
+}
+
+func receiptOf(user, eventID string) func(Receipt) bool {
+	return func(r Receipt) bool { return r.UserID == user && r.EventID == eventID }
+}
+
+// say sends a message from a local user and waits for the other peer's host
+// to have it.
+func say(t *testing.T, from, to *peer, roomID, user, body string) string {
+	t.Helper()
+	id, err := from.srv.SendMessage(context.Background(), roomID, user, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitMessage(t, to.messages, body)
+	return id
+}
+
+func readers(t *testing.T, p *peer, roomID, eventID string) []string {
+	t.Helper()
+	rs, err := p.srv.ReadBy(context.Background(), roomID, eventID)
+	if err != nil {
+		t.Fatalf("%s ReadBy: %v", p.name, err)
+	}
+	var out []string
+	for _, r := range rs {
+		out = append(out, r.UserID+"@"+r.EventID)
+	}
+	return out
+}
+
+// ephTxn is a /send body carrying only EDUs.
+func ephTxn(edus ...any) map[string]any {
+	return map[string]any{"origin": "x", "origin_server_ts": 1, "pdus": []any{}, "edus": edus}
+}
+
+func receiptEDU(roomID, userID, eventID string, ts int64) map[string]any {
+	return map[string]any{"edu_type": "m.receipt", "content": map[string]any{roomID: map[string]any{"m.read": map[string]any{
+		userID: map[string]any{"event_ids": []string{eventID}, "data": map[string]any{"ts": ts}}}}}}
+}
+
+func typingEDU(roomID, userID string, typing bool) map[string]any {
+	return map[string]any{"edu_type": "m.typing", "content": map[string]any{"room_id": roomID, "user_id": userID, "typing": typing}}
+}
+
+// sendEDUs delivers EDUs to a peer in a /send signed by s. /send answers
+// only after its EDUs are handled, so on return they have been judged.
+func sendEDUs(t *testing.T, s signer, to *peer, txnID string, edus ...any) {
+	t.Helper()
+	code, body := craft(t, s, to, spec.ServerName(to.name), "PUT", "/_matrix/federation/v1/send/"+url.PathEscape(txnID), ephTxn(edus...), nil)
+	if code != 200 {
+		t.Fatalf("/send with EDUs: %d %v", code, body)
+	}
+}
+
+// TestReceiptsBothWays: each side marks the other's message read; the
+// other host is told and can ask who read what, and when, also after a
+// restart; a receipt on a later message counts for the earlier ones.
+func TestReceiptsBothWays(t *testing.T) {
+	a, b, ea, eb, roomID := ephemeralPair(t, nil)
+	ctx := context.Background()
+	alice, bob := a.userID("alice"), b.userID("bob")
+
+	m1 := say(t, a, b, roomID, "alice", "m1")
+	m2 := say(t, a, b, roomID, "alice", "m2")
+	before := time.Now().Truncate(time.Millisecond)
+	if err := b.srv.MarkRead(ctx, roomID, "bob", m1); err != nil {
+		t.Fatal(err)
+	}
+	r := nextMatching(t, "bob's receipt on A", ea.receipts, receiptOf(bob, m1))
+	if r.RoomID != roomID || r.Timestamp.Before(before) || r.Timestamp.After(time.Now()) {
+		t.Fatalf("A was told %+v", r)
+	}
+	if got := readers(t, a, roomID, m1); !slices.Equal(got, []string{bob + "@" + m1}) {
+		t.Fatalf("A: read m1: %q", got)
+	}
+	if got := readers(t, a, roomID, m2); len(got) != 0 {
+		t.Fatalf("A: read m2 before anyone did: %q", got)
+	}
+	if got := readers(t, b, roomID, m1); !slices.Equal(got, []string{bob + "@" + m1}) {
+		t.Fatalf("B: read m1 (its own user): %q", got)
+	}
+
+	// The other way.
+	m3 := say(t, b, a, roomID, "bob", "m3")
+	if err := a.srv.MarkRead(ctx, roomID, "alice", m3); err != nil {
+		t.Fatal(err)
+	}
+	nextMatching(t, "alice's receipt on B", eb.receipts, receiptOf(alice, m3))
+	if got := readers(t, b, roomID, m3); !slices.Equal(got, []string{alice + "@" + m3}) {
+		t.Fatalf("B: read m3: %q", got)
+	}
+
+	// bob reads on to m2: he has read m1 too, and only his newest receipt
+	// is kept.
+	if err := b.srv.MarkRead(ctx, roomID, "bob", m2); err != nil {
+		t.Fatal(err)
+	}
+	nextMatching(t, "bob's second receipt on A", ea.receipts, receiptOf(bob, m2))
+	for _, ev := range []string{m1, m2} {
+		got := readers(t, a, roomID, ev)
+		if !slices.Contains(got, bob+"@"+m2) || slices.Contains(got, bob+"@"+m1) {
+			t.Fatalf("A: read %s after bob read on: %q", ev, got)
+		}
+	}
+
+	// Receipts are in the store: they survive a restart.
+	a.restart()
+	if got := readers(t, a, roomID, m1); !slices.Contains(got, bob+"@"+m2) || !slices.Contains(got, alice+"@"+m3) {
+		t.Fatalf("A after a restart: read m1: %q", got)
+	}
+	nothingOn(t, "A's host told of its own user's receipt", ea.receipts, 200*time.Millisecond)
+}
+
+func TestMarkReadRefusals(t *testing.T) {
+	a, b, _, _, roomID := ephemeralPair(t, nil)
+	ctx := context.Background()
+	m1 := say(t, a, b, roomID, "alice", "m1")
+	other, err := a.srv.CreateRoom(ctx, CreateRoomRequest{Creator: "alice", Name: "elsewhere"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2, err := a.srv.SendMessage(ctx, other, "alice", "in another room")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]struct {
+		readBy            bool // ask ReadBy instead of MarkRead
+		room, user, event string
+		want              error
+	}{
+		"unknown event":                  {room: roomID, user: "alice", event: "$nope", want: ErrUnknownEvent},
+		"event of another room":          {room: roomID, user: "alice", event: m2, want: ErrUnknownEvent},
+		"unknown room":                   {room: "!nope:hs-a.test", user: "alice", event: m1, want: ErrUnknownRoom},
+		"user not in the room":           {room: roomID, user: "carol", event: m1, want: ErrNotJoined},
+		"remote user":                    {room: roomID, user: b.userID("bob"), event: m1, want: ErrInvalidUserID},
+		"not a user name":                {room: roomID, user: "", event: m1, want: ErrInvalidUserID},
+		"ReadBy of unknown event":        {readBy: true, room: roomID, event: "$nope", want: ErrUnknownEvent},
+		"ReadBy of another room's event": {readBy: true, room: roomID, event: m2, want: ErrUnknownEvent},
+		"ReadBy of unknown room":         {readBy: true, room: "!nope:hs-a.test", event: m1, want: ErrUnknownRoom},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			var err error
+			if c.readBy {
+				_, err = a.srv.ReadBy(ctx, c.room, c.event)
+			} else {
+				err = a.srv.MarkRead(ctx, c.room, c.user, c.event)
+			}
+			if !errors.Is(err, c.want) {
+				t.Fatalf("got %v, want %v", err, c.want)
+			}
+		})
+	}
+	if err := a.srv.Typing(ctx, roomID, "carol", true); !errors.Is(err, ErrNotJoined) {
+		t.Fatalf("Typing of a user not in the room: %v", err)
+	}
+}
+
+// TestReceiptsCoalesced: a burst of MarkRead calls by two users leaves as
+// fewer EDUs than calls, and the other host ends with each user's newest.
+func TestReceiptsCoalesced(t *testing.T) {
+	a, b, ea, eb, roomID := ephemeralPair(t, nil)
+	ctx := context.Background()
+	// dave, a second user on A, joins the room.
+	dave := a.userID("dave")
+	if err := a.srv.Invite(ctx, roomID, "alice", dave); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.srv.rooms.Send(ctx, roomID, dave, spec.MRoomMember, &dave, map[string]any{"membership": spec.Join}); err != nil {
+		t.Fatal(err)
+	}
+	waitMembership(t, b.memberships, dave, "join")
+
+	var ids []string
+	for i := range 10 {
+		ids = append(ids, say(t, b, a, roomID, "bob", fmt.Sprintf("burst %d", i)))
+	}
+	calls := 0
+	for _, id := range ids {
+		for _, user := range []string{"alice", "dave"} {
+			if err := a.srv.MarkRead(ctx, roomID, user, id); err != nil {
+				t.Fatal(err)
+			}
+			calls++
+		}
+	}
+	last := ids[len(ids)-1]
+	got := map[string]int{}
+	for len(got) < 2 || got[a.userID("alice")] == 0 || got[dave] == 0 {
+		r := nextMatching(t, "the newest receipts on B", eb.receipts, func(Receipt) bool { return true })
+		if r.EventID == last {
+			got[r.UserID]++
+		}
+	}
+	sent := ea.queuedEDUs("hs-b.test", "m.receipt")
+	t.Logf("%d MarkRead calls left as %d m.receipt EDUs", calls, sent)
+	if sent == 0 || sent >= calls/2 {
+		t.Fatalf("%d MarkRead calls (two users) left as %d EDUs; want fewer than one per user and call", calls, sent)
+	}
+	want := []string{a.userID("alice") + "@" + last, dave + "@" + last}
+	if got := readers(t, b, roomID, ids[0]); !sameSet(got, want) {
+		t.Fatalf("B: read the first burst message: %q, want %q", got, want)
+	}
+}
+
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}
+
+// TestInboundEDUsRefused: a receipt or typing notification is accepted only
+// for a user of the sending server who is joined to the room, from a server
+// the room's ACL allows. /send still answers 200.
+func TestInboundEDUsRefused(t *testing.T) {
+	a, b, c, roomID := threeServers(t, "10")
+	eb := withEphemeral(t, b, nil)
+	ctx := context.Background()
+	m1 := say(t, a, b, roomID, "alice", "m1")
+	sendState(t, a, roomID, "alice", "m.room.server_acl", "", map[string]any{"allow": []string{"*"}, "deny": []string{"hs-c.test"}})
+	eventually(t, "b has the ACL", waitFor, func() error {
+		_, err := b.srv.store.StateEvent(ctx, roomID, "m.room.server_acl", "")
+		return err
+	})
+	alice, carol := a.userID("alice"), c.userID("carol")
+	ts := time.Now().UnixMilli() - 1000
+
+	// Each refused EDU is followed by a good one in the same transaction:
+	// hooks run in order, so the good one arriving first proves the bad one
+	// was dropped.
+	cases := map[string]struct {
+		from signer
+		bad  any
+	}{
+		"receipt for a user of another server": {from: signerOf(a), bad: receiptEDU(roomID, b.userID("bob"), m1, ts)},
+		"receipt for a user not in the room":   {from: signerOf(a), bad: receiptEDU(roomID, a.userID("mallory"), m1, ts)},
+		"receipt from a server the ACL denies": {from: signerOf(c), bad: receiptEDU(roomID, carol, m1, ts)},
+		"receipt for an unknown room":          {from: signerOf(a), bad: receiptEDU("!nope:hs-a.test", alice, m1, ts)},
+		"typing for a user of another server":  {from: signerOf(a), bad: typingEDU(roomID, b.userID("bob"), true)},
+		"typing for a user not in the room":    {from: signerOf(a), bad: typingEDU(roomID, a.userID("mallory"), true)},
+		"typing from a server the ACL denies":  {from: signerOf(c), bad: typingEDU(roomID, carol, true)},
+		"garbage EDUs":                         {from: signerOf(a), bad: "not an EDU"},
+		"receipt content not an object":        {from: signerOf(a), bad: map[string]any{"edu_type": "m.receipt", "content": []int{1}}},
+		"typing content with typing a string":  {from: signerOf(a), bad: map[string]any{"edu_type": "m.typing", "content": map[string]any{"room_id": roomID, "user_id": alice, "typing": "yes"}}},
+	}
+	i := 0
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			i++
+			good := receiptEDU(roomID, alice, m1, ts+int64(i))
+			goodFrom := signerOf(a)
+			if c.from.name == goodFrom.name {
+				sendEDUs(t, c.from, b, fmt.Sprintf("refuse-%d", i), c.bad, good)
+			} else {
+				sendEDUs(t, c.from, b, fmt.Sprintf("refuse-%d", i), c.bad)
+				sendEDUs(t, goodFrom, b, fmt.Sprintf("refuse-good-%d", i), good)
+			}
+			r := <-eb.receipts
+			if r.UserID != alice || r.Timestamp.UnixMilli() != ts+int64(i) {
+				t.Fatalf("B surfaced a refused receipt: %+v", r)
+			}
+			select {
+			case ty := <-eb.typing:
+				t.Fatalf("B surfaced a refused typing notification: %+v", ty)
+			default:
+			}
+			if got := b.srv.TypingUsers(roomID); len(got) != 0 {
+				t.Fatalf("B counts refused typists: %q", got)
+			}
+			if got := readers(t, b, roomID, m1); !slices.Equal(got, []string{alice + "@" + m1}) {
+				t.Fatalf("B: read m1: %q", got)
+			}
+		})
+	}
+	// carol's own server may still say she is typing once the ACL is lifted.
+	sendState(t, a, roomID, "alice", "m.room.server_acl", "", map[string]any{"allow": []string{"*"}})
+	eventually(t, "b has the lifted ACL", waitFor, func() error {
+		ev, err := b.srv.store.StateEvent(ctx, roomID, "m.room.server_acl", "")
+		if err != nil || gjson.GetBytes(ev.JSON, "content.deny.#").Int() != 0 {
+			return fmt.Errorf("not yet: %v", err)
+		}
+		return nil
+	})
+	sendEDUs(t, signerOf(c), b, "after-acl", typingEDU(roomID, carol, true))
+	nextMatching(t, "carol typing", eb.typing, func(ty Typing) bool { return ty.UserID == carol && ty.Typing })
+}
+
+// TestTyping: start, refresh while typing (the other side never sees a
+// stop), stop, expiry after the timeout, both ways.
+func TestTyping(t *testing.T) {
+	const timeout = 600 * time.Millisecond
+	a, b, ea, eb, roomID := ephemeralPair(t, func(c *Config) { c.TypingTimeout = timeout })
+	ctx := context.Background()
+	alice, bob := a.userID("alice"), b.userID("bob")
+	isAlice := func(typing bool) func(Typing) bool {
+		return func(ty Typing) bool { return ty.UserID == alice && ty.Typing == typing }
+	}
+
+	// Start and stop.
+	if err := a.srv.Typing(ctx, roomID, "alice", true); err != nil {
+		t.Fatal(err)
+	}
+	nextMatching(t, "alice starts", eb.typing, isAlice(true))
+	if got := b.srv.TypingUsers(roomID); !slices.Equal(got, []string{alice}) {
+		t.Fatalf("B: typing users %q", got)
+	}
+	if got := a.srv.TypingUsers(roomID); !slices.Equal(got, []string{alice}) {
+		t.Fatalf("A: typing users %q", got)
+	}
+	if err := a.srv.Typing(ctx, roomID, "alice", false); err != nil {
+		t.Fatal(err)
+	}
+	if ty := nextMatching(t, "alice stops", eb.typing, isAlice(false)); ty.Expired {
+		t.Fatalf("an explicit stop came as an expiry: %+v", ty)
+	}
+	if got := b.srv.TypingUsers(roomID); len(got) != 0 {
+		t.Fatalf("B: typing users after the stop %q", got)
+	}
+
+	// Refresh: alice keeps typing for five timeouts; B never sees her stop.
+	if err := a.srv.Typing(ctx, roomID, "alice", true); err != nil {
+		t.Fatal(err)
+	}
+	nextMatching(t, "alice starts again", eb.typing, isAlice(true))
+	end := time.Now().Add(5 * timeout)
+	for time.Now().Before(end) {
+		time.Sleep(timeout / 3)
+		if err := a.srv.Typing(ctx, roomID, "alice", true); err != nil {
+			t.Fatal(err)
+		}
+		if got := b.srv.TypingUsers(roomID); !slices.Equal(got, []string{alice}) {
+			t.Fatalf("B forgot alice while she kept typing: %q", got)
+		}
+	}
+	select {
+	case ty := <-eb.typing:
+		t.Fatalf("B was told %+v while alice kept typing", ty)
+	default:
+	}
+	if n := ea.queuedEDUs("hs-b.test", "m.typing"); n < 4 {
+		t.Fatalf("A queued %d m.typing EDUs; want a start, a stop and refreshes", n)
+	}
+
+	// She stops refreshing: she stops typing within about a timeout.
+	stopped := time.Now()
+	nextMatching(t, "alice expires", eb.typing, isAlice(false))
+	if d := time.Since(stopped); d > 3*timeout {
+		t.Fatalf("alice stopped typing %s after her last refresh; timeout %s", d, timeout)
+	}
+	if got := a.srv.TypingUsers(roomID); len(got) != 0 {
+		t.Fatalf("A: typing users after expiry %q", got)
+	}
+
+	// The other way, and a remote typist whose server never says stop.
+	if err := b.srv.Typing(ctx, roomID, "bob", true); err != nil {
+		t.Fatal(err)
+	}
+	nextMatching(t, "bob starts", ea.typing, func(ty Typing) bool { return ty.UserID == bob && ty.Typing })
+	sendEDUs(t, signerOf(a), b, "typing-no-stop", typingEDU(roomID, alice, true))
+	nextMatching(t, "alice starts (crafted)", eb.typing, isAlice(true))
+	started := time.Now()
+	ty := nextMatching(t, "alice expires on B", eb.typing, isAlice(false))
+	if !ty.Expired {
+		t.Fatalf("want an expiry, got %+v", ty)
+	}
+	if d := time.Since(started); d < timeout/2 || d > 3*timeout {
+		t.Fatalf("a remote typist expired after %s; timeout %s", d, timeout)
+	}
+}
+
+// TestEphemeralSwitchesOff: with Receipts and Typing off, a server sends
+// neither and surfaces neither, while the rest of the room works.
+func TestEphemeralSwitchesOff(t *testing.T) {
+	n := newNetwork()
+	a := startPeer(t, n, "hs-a.test", dbPath(t, "a"))
+	b := startPeer(t, n, "hs-b.test", dbPath(t, "b"))
+	off := func(c *Config) { c.Receipts, c.Typing = SwitchOff, SwitchOff }
+	ea, eb := withEphemeral(t, a, off), withEphemeral(t, b, nil)
+	roomID := sharedRoom(t, a, b, "10")
+	ctx := context.Background()
+	alice, bob := a.userID("alice"), b.userID("bob")
+
+	// Nothing sent: A's receipts and typing stay home.
+	m1 := say(t, b, a, roomID, "bob", "m1")
+	if err := a.srv.MarkRead(ctx, roomID, "alice", m1); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.srv.Typing(ctx, roomID, "alice", true); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.srv.TypingUsers(roomID); len(got) != 0 {
+		t.Fatalf("A with typing off lists typists: %q", got)
+	}
+	time.Sleep(300 * time.Millisecond) // past the coalescing window
+	say(t, a, b, roomID, "alice", "after the receipt")
+	for _, typ := range []string{"m.receipt", "m.typing"} {
+		if n := ea.queuedEDUs("hs-b.test", typ); n != 0 {
+			t.Fatalf("A with %s off queued %d", typ, n)
+		}
+	}
+	nothingOn(t, "B told of a receipt A should not send", eb.receipts, 100*time.Millisecond)
+	nothingOn(t, "B told of typing A should not send", eb.typing, 0)
+	if got := readers(t, b, roomID, m1); len(got) != 0 {
+		t.Fatalf("B: read m1: %q", got)
+	}
+	// A still knows what its own user read.
+	if got := readers(t, a, roomID, m1); !slices.Equal(got, []string{alice + "@" + m1}) {
+		t.Fatalf("A: read m1: %q", got)
+	}
+
+	// Nothing surfaced: B's receipts and typing reach A and are dropped.
+	m2 := say(t, a, b, roomID, "alice", "m2")
+	if err := b.srv.MarkRead(ctx, roomID, "bob", m2); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.srv.Typing(ctx, roomID, "bob", true); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "B's EDUs queued", waitFor, func() error {
+		if eb.queuedEDUs("hs-a.test", "m.receipt") == 0 || eb.queuedEDUs("hs-a.test", "m.typing") == 0 {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	sendEDUs(t, signerOf(b), a, "off-direct", receiptEDU(roomID, bob, m2, time.Now().UnixMilli()), typingEDU(roomID, bob, true))
+	say(t, b, a, roomID, "bob", "after the EDUs") // the queue to A is past B's EDUs
+	nothingOn(t, "A with receipts off told of a receipt", ea.receipts, 200*time.Millisecond)
+	nothingOn(t, "A with typing off told of typing", ea.typing, 0)
+	if got := readers(t, a, roomID, m2); len(got) != 0 {
+		t.Fatalf("A with receipts off stored a remote receipt: %q", got)
+	}
+	if got := a.srv.TypingUsers(roomID); len(got) != 0 {
+		t.Fatalf("A with typing off lists typists: %q", got)
+	}
+}
+
+// TestReceiptEDUShape checks what goes on the wire against the spec's
+// m.receipt and m.typing shapes, through B's queue.
+func TestReceiptEDUShape(t *testing.T) {
+	a, b, _, _, roomID := ephemeralPair(t, nil)
+	ctx := context.Background()
+	m1 := say(t, a, b, roomID, "alice", "m1")
+	b.stop()
+	if err := a.srv.MarkRead(ctx, roomID, "alice", m1); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.srv.Typing(ctx, roomID, "alice", true); err != nil {
+		t.Fatal(err)
+	}
+	var edus [][]byte
+	eventually(t, "A queued both EDUs for B", waitFor, func() error {
+		txn, err := a.srv.store.NextTransaction(ctx, "hs-b.test", 50, 100)
+		if err != nil {
+			return err
+		}
+		if len(txn.EDUs) < 2 {
+			// The sender may have opened a transaction before both were
+			// queued; acknowledge it so the rest come next.
+			edus = append(edus, txn.EDUs...)
+			if err := a.srv.store.CompleteTransaction(ctx, "hs-b.test", txn.TxnID); err != nil {
+				return err
+			}
+			if len(edus) < 2 {
+				return errors.New("not yet")
+			}
+			return nil
+		}
+		edus = append(edus, txn.EDUs...)
+		return nil
+	})
+	var sawReceipt, sawTyping bool
+	for _, raw := range edus {
+		var e map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &e); err != nil {
+			t.Fatalf("queued EDU is not JSON: %s", raw)
+		}
+		switch gjson.GetBytes(raw, "edu_type").Str {
+		case "m.receipt":
+			sawReceipt = true
+			path := gjson.Escape(roomID) + ".m\\.read." + gjson.Escape(a.userID("alice"))
+			entry := gjson.GetBytes(e["content"], path)
+			if entry.Get("event_ids.#").Int() != 1 || entry.Get("event_ids.0").Str != m1 || entry.Get("data.ts").Int() == 0 {
+				t.Fatalf("m.receipt EDU: %s", raw)
+			}
+		case "m.typing":
+			sawTyping = true
+			c := gjson.ParseBytes(e["content"])
+			if c.Get("room_id").Str != roomID || c.Get("user_id").Str != a.userID("alice") || c.Get("typing").Type != gjson.True {
+				t.Fatalf("m.typing EDU: %s", raw)
+			}
+		}
+	}
+	if !sawReceipt || !sawTyping {
+		t.Fatalf("queued EDUs: %q", edus)
+	}
+}
