@@ -1,0 +1,438 @@
+package interop
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	homeserver "github.com/embedmatrix/homeserver"
+)
+
+// room is a room shared by one of our users and one Dendrite user, both
+// joined.
+type room struct {
+	o      *ours
+	d      *dendrite
+	remote *csUser // the Dendrite user
+	local  string  // our user's local name
+	id     string
+}
+
+// figures are the timings of one scenario run.
+type figures struct {
+	inviteCall time.Duration // the invite API call (it includes the co-signing round trip)
+	inviteSeen time.Duration // invite call start until the other side showed it
+	joinSeen   time.Duration // join call start until the other side saw the join
+}
+
+// scenario1 is issue 6's scenario 1 up to the join: our alice creates a
+// channel and invites a Dendrite user, who sees the invite with its room
+// state in /sync and accepts; our host sees the join.
+//
+// Our server reaches Dendrite through a recording proxy. With workaround,
+// the proxy answers (instead of forwarding) a /send transaction that holds
+// nothing but the invite PDU for the invitee: the PDU our server sends to
+// the invitee's server after the co-signed v2 invite, which breaks the room
+// on Dendrite v0.15.2 (TestKnownBug_DendriteBreaksRoomOnInvitePDUBySend).
+func scenario1(t *testing.T, version string, workaround bool) (*room, figures) {
+	t.Helper()
+	var f figures
+	d := sharedDendrite(t)
+	p := startFedProxy(t, d)
+	o := startOurs(t, withRoute(d.name, p.addr))
+	bob := d.register(t, "bob", false)
+	alice := o.userID("alice")
+	if workaround {
+		p.setDrop(func(txn fedTxn) bool {
+			return len(txn.PDUs) == 1 && pduIs(txn.PDUs[0], bob.UserID, "invite")
+		})
+		t.Cleanup(func() {
+			if n := len(p.droppedTxns()); n > 0 {
+				t.Logf("WORKAROUND for TestKnownBug_DendriteBreaksRoomOnInvitePDUBySend: the proxy answered %d /send transaction(s) holding only the invite PDU for %s instead of forwarding them to Dendrite", n, bob.UserID)
+			} else {
+				t.Logf("workaround not needed: our server sent no /send transaction holding only the invite PDU for %s", bob.UserID)
+			}
+		})
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, r := range p.all() {
+				t.Logf("our server -> Dendrite: %s %s %.2000s -> HTTP %d %.2000s", r.Method, r.Path, r.Body, r.Status, r.Response)
+			}
+		}
+	})
+	c := ctx(t)
+	name, topic := "S1 channel v"+version, "interop topic "+randomString(4)
+
+	roomID, err := o.srv.CreateRoom(c, homeserver.CreateRoomRequest{Creator: "alice", Name: name, Topic: topic, Version: version})
+	if err != nil {
+		t.Fatalf("our CreateRoom v%s: %v", version, err)
+	}
+	t.Logf("our %s created %s (room version %s)", alice, roomID, version)
+
+	start := time.Now()
+	if err := o.srv.Invite(c, roomID, "alice", bob.UserID); err != nil {
+		t.Fatalf("our Invite of Dendrite user %s: %v", bob.UserID, err)
+	}
+	f.inviteCall = time.Since(start)
+	inv, ok := bob.waitInvite(roomID)
+	if !ok {
+		t.Fatalf("Dendrite user %s did not see the invite to %s in /sync within %s (%s)", bob.UserID, roomID, waitTimeout, bob.sync.status())
+	}
+	f.inviteSeen = inv.At.Sub(start)
+	t.Logf("invite: Invite() took %s; Dendrite's /sync showed it %s after the call started", ms(f.inviteCall), ms(f.inviteSeen))
+
+	// The invite's room state, as Dendrite shows it to the invitee.
+	st := inv.V.Invite
+	t.Logf("invite_state in Dendrite's /sync: %v", st)
+	wantState := map[[2]string]func(event) string{
+		{"m.room.create", ""}:     func(e event) string { return check(e.Sender == alice, "sender %s, want %s", e.Sender, alice) },
+		{"m.room.join_rules", ""}: func(e event) string { return check(e.str("join_rule") == "invite", "join_rule %q", e.str("join_rule")) },
+		{"m.room.name", ""}:       func(e event) string { return check(e.str("name") == name, "name %q, want %q", e.str("name"), name) },
+		{"m.room.topic", ""}: func(e event) string {
+			return check(e.str("topic") == topic, "topic %q, want %q", e.str("topic"), topic)
+		},
+		{"m.room.member", alice}: func(e event) string {
+			return check(e.str("membership") == "join", "membership %q", e.str("membership"))
+		},
+		{"m.room.member", bob.UserID}: func(e event) string {
+			return check(e.str("membership") == "invite" && e.Sender == alice, "membership %q from %s", e.str("membership"), e.Sender)
+		},
+	}
+	for k, fn := range wantState {
+		e, ok := findState(st, k[0], k[1])
+		if !ok {
+			t.Errorf("invite_state shown by Dendrite lacks %s[%s]", k[0], k[1])
+			continue
+		}
+		if msg := fn(e); msg != "" {
+			t.Errorf("invite_state %s[%s]: %s", k[0], k[1], msg)
+		}
+	}
+
+	start = time.Now()
+	if err := bob.join(roomID); err != nil {
+		t.Fatalf("Dendrite user %s could not accept (POST /join/%s): %v", bob.UserID, roomID, err)
+	}
+	m, ok := o.waitMembership(roomID, bob.UserID, "join")
+	if !ok {
+		t.Fatalf("our host did not see %s's join via Hooks.OnMembership within %s", bob.UserID, waitTimeout)
+	}
+	f.joinSeen = m.At.Sub(start)
+	t.Logf("join: our OnMembership saw %s join %s after POST /join started", bob.UserID, ms(f.joinSeen))
+	if m.V.Sender != bob.UserID {
+		t.Errorf("OnMembership join: sender %s, want %s", m.V.Sender, bob.UserID)
+	}
+	return &room{o: o, d: d, remote: bob, local: "alice", id: roomID}, f
+}
+
+// scenario2 is issue 6's scenario 2 up to the join: a Dendrite user
+// creates a room and invites our carol; our host sees the invite through
+// Hooks.OnInvite and accepts it; Dendrite sees carol's join.
+func scenario2(t *testing.T, version string) (*room, figures) {
+	t.Helper()
+	var f figures
+	d := sharedDendrite(t)
+	o := startOurs(t)
+	dave := d.register(t, "dave", false)
+	carol := o.userID("carol")
+	c := ctx(t)
+	name := "S2 room v" + version
+
+	req := map[string]any{"preset": "private_chat", "name": name, "topic": "from Dendrite"}
+	if version != "" {
+		req["room_version"] = version
+	}
+	roomID, err := dave.createRoom(req)
+	if err != nil {
+		t.Fatalf("Dendrite createRoom: %v", err)
+	}
+	t.Logf("Dendrite's %s created %s (room version %s)", dave.UserID, roomID, version)
+
+	start := time.Now()
+	if err := dave.invite(roomID, carol); err != nil {
+		t.Fatalf("Dendrite could not invite our %s: %v", carol, err)
+	}
+	f.inviteCall = time.Since(start)
+	inv, ok := o.waitInvite(roomID)
+	if !ok {
+		t.Fatalf("our Hooks.OnInvite did not report the invite to %s within %s", roomID, waitTimeout)
+	}
+	f.inviteSeen = inv.At.Sub(start)
+	t.Logf("invite: Dendrite's /invite took %s; our OnInvite fired %s after it started: %+v", ms(f.inviteCall), ms(f.inviteSeen), inv.V)
+	want := homeserver.Invite{RoomID: roomID, Inviter: dave.UserID, Invitee: carol, RoomVersion: version, RoomName: name, State: "pending"}
+	got := inv.V
+	if version == "" {
+		want.RoomVersion = got.RoomVersion
+	}
+	if got.RoomID != want.RoomID || got.Inviter != want.Inviter || got.Invitee != want.Invitee ||
+		got.RoomVersion != want.RoomVersion || got.RoomName != want.RoomName || got.State != want.State || got.EventID == "" {
+		t.Errorf("OnInvite reported %+v, want %+v (and an event ID)", got, want)
+	}
+	invs, err := o.srv.Invites(c, "carol")
+	if err != nil || len(invs) != 1 || invs[0].State != "pending" {
+		t.Errorf("Invites(carol) before accepting: %+v, %v; want one pending", invs, err)
+	}
+
+	start = time.Now()
+	if err := o.srv.AcceptInvite(c, roomID, "carol"); err != nil {
+		t.Fatalf("our AcceptInvite (make_join/send_join via %s): %v", d.name, err)
+	}
+	acceptCall := time.Since(start)
+	j, ok := dave.waitTimeline(roomID, isMembership(carol, "join"))
+	if !ok {
+		t.Fatalf("Dendrite's /sync did not show %s's join within %s", carol, waitTimeout)
+	}
+	f.joinSeen = j.At.Sub(start)
+	t.Logf("join: AcceptInvite took %s; Dendrite's /sync showed the join %s after it started", ms(acceptCall), ms(f.joinSeen))
+	invs, err = o.srv.Invites(c, "carol")
+	if err != nil || len(invs) != 1 || invs[0].State != "accepted" {
+		t.Errorf("Invites(carol) after accepting: %+v, %v; want one accepted", invs, err)
+	}
+	return &room{o: o, d: d, remote: dave, local: "carol", id: roomID}, f
+}
+
+func check(ok bool, format string, args ...any) string {
+	if ok {
+		return ""
+	}
+	return fmt.Sprintf(format, args...)
+}
+
+// ourToDendrite sends a message from our user and waits for the Dendrite
+// user's /sync to show it; it returns the latency.
+func (r *room) ourToDendrite(t *testing.T, body string) time.Duration {
+	t.Helper()
+	start := time.Now()
+	evID, err := r.o.srv.SendMessage(ctx(t), r.id, r.local, body)
+	if err != nil {
+		t.Fatalf("our SendMessage: %v", err)
+	}
+	e, ok := r.remote.waitTimeline(r.id, isMessage(body))
+	if !ok {
+		t.Fatalf("message %q (%s) from our %s did not reach Dendrite's /sync within %s (%s)", body, evID, r.local, waitTimeout, r.remote.sync.status())
+	}
+	if e.V.Event.Sender != r.o.userID(r.local) || e.V.Event.EventID != evID {
+		t.Errorf("Dendrite shows %q as %s from %s, want %s from %s", body, e.V.Event.EventID, e.V.Event.Sender, evID, r.o.userID(r.local))
+	}
+	return e.At.Sub(start)
+}
+
+// dendriteToOur sends a message from the Dendrite user and waits for our
+// Hooks.OnMessage; it returns the latency.
+func (r *room) dendriteToOur(t *testing.T, body string) time.Duration {
+	t.Helper()
+	start := time.Now()
+	evID, err := r.remote.sendText(r.id, body)
+	if err != nil {
+		t.Fatalf("Dendrite send: %v", err)
+	}
+	m, ok := r.o.waitMessage(r.id, body)
+	if !ok {
+		t.Fatalf("message %q (%s) from Dendrite's %s did not reach our OnMessage within %s", body, evID, r.remote.UserID, waitTimeout)
+	}
+	if m.V.Sender != r.remote.UserID || m.V.EventID != evID || m.V.MsgType != "m.text" {
+		t.Errorf("our OnMessage got %+v, want %s from %s (m.text)", m.V, evID, r.remote.UserID)
+	}
+	return m.At.Sub(start)
+}
+
+// messagesBothWays sends one message each way and checks both servers'
+// histories hold them.
+func (r *room) messagesBothWays(t *testing.T) {
+	t.Helper()
+	out := "hello Dendrite from " + r.local + " " + randomString(4)
+	in := "hello " + r.local + " from Dendrite " + randomString(4)
+	t.Logf("our -> Dendrite: %s", ms(r.ourToDendrite(t, out)))
+	t.Logf("Dendrite -> our: %s", ms(r.dendriteToOur(t, in)))
+
+	msgs, err := r.o.srv.Messages(ctx(t), r.id, 0, 100)
+	if err != nil {
+		t.Fatalf("our Messages: %v", err)
+	}
+	var ourBodies []string
+	for _, m := range msgs {
+		ourBodies = append(ourBodies, m.Body)
+	}
+	if !slices.Contains(ourBodies, out) || !slices.Contains(ourBodies, in) {
+		t.Errorf("our Messages() holds %q, want both %q and %q", ourBodies, out, in)
+	}
+	evs, err := r.remote.messages(r.id, 50)
+	if err != nil {
+		t.Fatalf("Dendrite /messages: %v", err)
+	}
+	var theirBodies []string
+	for _, e := range evs {
+		if e.Type == "m.room.message" {
+			theirBodies = append(theirBodies, e.str("body"))
+		}
+	}
+	if !slices.Contains(theirBodies, out) || !slices.Contains(theirBodies, in) {
+		t.Errorf("Dendrite's /messages holds %q, want both %q and %q", theirBodies, out, in)
+	}
+}
+
+// checkDendriteState checks the room's current state on Dendrite: version,
+// creator, both members joined.
+func (r *room) checkDendriteState(t *testing.T, version, creator string, members ...string) {
+	t.Helper()
+	st, err := r.remote.state(r.id)
+	if err != nil {
+		t.Fatalf("Dendrite /state: %v", err)
+	}
+	create, ok := findState(st, "m.room.create", "")
+	if !ok {
+		t.Fatalf("Dendrite's /state of %s has no m.room.create: %v", r.id, st)
+	}
+	if v := create.str("room_version"); v != version {
+		t.Errorf("Dendrite's m.room.create room_version %q, want %q", v, version)
+	}
+	if create.Sender != creator {
+		t.Errorf("Dendrite's m.room.create sender %s, want %s", create.Sender, creator)
+	}
+	for _, u := range members {
+		m, ok := findState(st, "m.room.member", u)
+		if !ok || m.str("membership") != "join" {
+			t.Errorf("Dendrite's /state: %s is not joined (%v, %v)", u, m, ok)
+		}
+	}
+	if _, ok := findState(st, "m.room.power_levels", ""); !ok {
+		t.Errorf("Dendrite's /state has no m.room.power_levels")
+	}
+}
+
+// checkOurPowerLevels checks that in the room as Dendrite sees it our
+// creator has power 100 (v10/v11) or is a creator (v12: creators are not
+// listed in users).
+func (r *room) checkPowerLevels(t *testing.T, version, creator string) {
+	t.Helper()
+	st, err := r.remote.state(r.id)
+	if err != nil {
+		t.Fatalf("Dendrite /state: %v", err)
+	}
+	pl, _ := findState(st, "m.room.power_levels", "")
+	var content struct {
+		Users map[string]int64 `json:"users"`
+	}
+	_ = json.Unmarshal(pl.Content, &content)
+	lvl, listed := content.Users[creator]
+	if version == "12" {
+		if listed {
+			t.Errorf("v12 power levels list the creator %s (at %d); MSC4289 forbids creators in users", creator, lvl)
+		}
+		return
+	}
+	if lvl != 100 {
+		t.Errorf("Dendrite sees %s at power %d in %s, want 100", creator, lvl, pl.Content)
+	}
+}
+
+func versionOrDefault(v string) string {
+	if v == "" {
+		return "10"
+	}
+	return v
+}
+
+// TestScenario01_OurInviteDendriteAccepts: our user creates a channel
+// (library default room version) and invites a Dendrite user; the Dendrite
+// user sees the invite with its room state and accepts; messages go both
+// ways.
+func TestScenario01_OurInviteDendriteAccepts(t *testing.T) {
+	runScenario1(t, "")
+}
+
+func runScenario1(t *testing.T, version string) {
+	r, _ := scenario1(t, version, true)
+	r.messagesBothWays(t)
+	r.checkDendriteState(t, versionOrDefault(version), r.o.userID("alice"), r.o.userID("alice"), r.remote.UserID)
+	r.checkPowerLevels(t, versionOrDefault(version), r.o.userID("alice"))
+}
+
+// TestScenario02_DendriteInvitesUs: a Dendrite user (Dendrite's default
+// room version) invites our user; our host sees it via Hooks.OnInvite and
+// accepts; messages go both ways. Not built: the second invite that we
+// reject (the library has no reject API yet).
+func TestScenario02_DendriteInvitesUs(t *testing.T) {
+	runScenario2(t, "")
+}
+
+func runScenario2(t *testing.T, version string) {
+	r, _ := scenario2(t, version)
+	r.messagesBothWays(t)
+	r.checkDendriteState(t, versionOrDefault(version), r.remote.UserID, r.remote.UserID, r.o.userID("carol"))
+}
+
+// TestScenario11_RoomVersions runs scenarios 1 and 2 with the room version
+// set explicitly on the creating side, for versions 10 and 12.
+func TestScenario11_RoomVersions(t *testing.T) {
+	for _, v := range []string{"10", "12"} {
+		t.Run("v"+v, func(t *testing.T) {
+			t.Run("Scenario01_OurInviteDendriteAccepts", func(t *testing.T) { runScenario1(t, v) })
+			t.Run("Scenario02_DendriteInvitesUs", func(t *testing.T) { runScenario2(t, v) })
+		})
+	}
+}
+
+// TestFigures measures, for the report: the time from an invite until the
+// other side shows it, both directions, and message latency each way (the
+// median of 20 messages, sent one at a time). Room version 10.
+func TestFigures(t *testing.T) {
+	const n = 20
+	r1, f1 := scenario1(t, "10", true)
+	var out, in []time.Duration
+	for i := range n {
+		out = append(out, r1.ourToDendrite(t, fmt.Sprintf("latency out %d %s", i, randomString(4))))
+	}
+	for i := range n {
+		in = append(in, r1.dendriteToOur(t, fmt.Sprintf("latency in %d %s", i, randomString(4))))
+	}
+	_, f2 := scenario2(t, "10")
+
+	lines := []string{
+		fmt.Sprintf("Dendrite %s, room version 10, loopback, one message at a time", DendriteVersion),
+		fmt.Sprintf("invite ours -> Dendrite: Invite() returned after %s; Dendrite's /sync showed it after %s", ms(f1.inviteCall), ms(f1.inviteSeen)),
+		fmt.Sprintf("invite Dendrite -> ours: /invite returned after %s; our OnInvite fired after %s", ms(f2.inviteCall), ms(f2.inviteSeen)),
+		fmt.Sprintf("join Dendrite user (POST /join) until our OnMembership: %s", ms(f1.joinSeen)),
+		fmt.Sprintf("join our user (AcceptInvite) until Dendrite's /sync: %s", ms(f2.joinSeen)),
+		fmt.Sprintf("message ours -> Dendrite (SendMessage until /sync), median of %d: %s (min %s, max %s)", n, ms(median(out)), ms(slices.Min(out)), ms(slices.Max(out))),
+		fmt.Sprintf("message Dendrite -> ours (PUT /send until OnMessage), median of %d: %s (min %s, max %s)", n, ms(median(in)), ms(slices.Min(in)), ms(slices.Max(in))),
+	}
+	report := strings.Join(lines, "\n")
+	t.Logf("figures:\n%s", report)
+	if p := os.Getenv("INTEROP_FIGURES"); p != "" {
+		if err := os.WriteFile(p, []byte(report+"\n"), 0o644); err != nil {
+			t.Errorf("write %s: %v", p, err)
+		}
+	}
+}
+
+// TestKnownBug_DendriteBreaksRoomOnInvitePDUBySend is scenario 1 without
+// the proxy's workaround. After the co-signed invite
+// (PUT /_matrix/federation/v2/invite), our server also sends the invite
+// PDU to the invitee's server in a /send transaction (rooms.destinationsFor
+// adds the target's server of every membership event). The spec asks only
+// that the signed invite be sent "to all of the servers in the room"
+// (server-server API, PUT /_matrix/federation/v2/invite), which the
+// invitee's server is not yet. Dendrite v0.15.2 acknowledges that
+// transaction ({"pdus":{"$invite":{}}}), then processes the PDU
+// asynchronously as a new event of a room it is not in: it asks us for
+// GET /_matrix/federation/v1/event_auth/... (404 M_UNRECOGNIZED: the
+// library has no such route) or /get_missing_events, stores the room's
+// earlier events as rejected ("room ... does not exist"), and after its
+// user joins, the join soft-fails ("eventauth: create event has different
+// roomID") and every later event of the room is rejected: our messages
+// never reach the Dendrite user. Failed in 9 of 11 runs here (it passes
+// when Dendrite's processing happens to fail early). Skipped unless
+// INTEROP_KNOWN_BUGS=1.
+func TestKnownBug_DendriteBreaksRoomOnInvitePDUBySend(t *testing.T) {
+	if os.Getenv("INTEROP_KNOWN_BUGS") != "1" {
+		t.Skip("known bug: Dendrite v0.15.2 breaks the room when our server also sends the co-signed invite PDU to the invitee's server by /send (messages never reach the Dendrite user); set INTEROP_KNOWN_BUGS=1 to run")
+	}
+	r, _ := scenario1(t, "10", false)
+	r.messagesBothWays(t)
+}
