@@ -105,9 +105,10 @@ func (p *peer) start() {
 	}
 	p.srv = srv
 	p.addr = ln.Addr().String()
-	p.http = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	p.http = hs // the goroutine uses hs: a quick restart rewrites p.http
 	go func() {
-		_ = p.http.Serve(tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}}))
+		_ = hs.Serve(tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}}))
 	}()
 	p.net.mu.Lock()
 	p.net.addrs[p.name] = p.addr
