@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+
+	homeserver "github.com/embedmatrix/homeserver"
+	"github.com/embedmatrix/homeserver/invites"
+	"github.com/embedmatrix/homeserver/powerlevels"
+	"github.com/matrix-org/gomatrix"
+)
+
+// apiError is an error answer of the JSON API: {"errcode","error"} with an
+// HTTP status. Extra fields (such as the room_id of a room created before
+// an invite failed) are added to the body.
+type apiError struct {
+	Status  int
+	ErrCode string
+	Message string
+	Extra   map[string]any
+}
+
+func (e *apiError) Error() string { return e.ErrCode + ": " + e.Message }
+
+func apiErr(status int, code, msg string) *apiError {
+	return &apiError{Status: status, ErrCode: code, Message: msg}
+}
+
+// Matrix error codes the API answers with.
+const (
+	codeForbidden    = "M_FORBIDDEN"
+	codeNotFound     = "M_NOT_FOUND"
+	codeNotJSON      = "M_NOT_JSON"
+	codeBadJSON      = "M_BAD_JSON"
+	codeMissingParam = "M_MISSING_PARAM"
+	codeInvalidParam = "M_INVALID_PARAM"
+	codeMissingToken = "M_MISSING_TOKEN"
+	codeUnknownToken = "M_UNKNOWN_TOKEN"
+	codeUnrecognized = "M_UNRECOGNIZED"
+	codeTooLarge     = "M_TOO_LARGE"
+	codeUnknown      = "M_UNKNOWN"
+	codeUnsupported  = "M_UNSUPPORTED_ROOM_VERSION"
+)
+
+// errorOf turns what the homeserver (or chatd) returned into an API error.
+// The library's sentinel errors decide the status; a refusal by another
+// server is passed on with its own status and errcode; a server that
+// cannot be reached is a 502.
+func errorOf(err error) *apiError {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	msg := err.Error()
+	switch {
+	case errors.Is(err, homeserver.ErrBanned),
+		errors.Is(err, homeserver.ErrForbidden),
+		errors.Is(err, homeserver.ErrNotInviter),
+		errors.Is(err, homeserver.ErrNotJoined),
+		errors.Is(err, powerlevels.ErrNotAllowed):
+		return apiErr(http.StatusForbidden, codeForbidden, msg)
+	case errors.Is(err, homeserver.ErrUnknownRoom),
+		errors.Is(err, homeserver.ErrUnknownEvent),
+		errors.Is(err, homeserver.ErrNotInvited):
+		return apiErr(http.StatusNotFound, codeNotFound, msg)
+	case errors.Is(err, homeserver.ErrInvalidUserID),
+		errors.Is(err, homeserver.ErrUnsupportedRoomType),
+		errors.Is(err, invites.ErrNotACommand),
+		errors.Is(err, invites.ErrUsage),
+		errors.Is(err, powerlevels.ErrUnknownRole):
+		return apiErr(http.StatusBadRequest, codeInvalidParam, msg)
+	case errors.Is(err, homeserver.ErrUnsupportedRoomVersion):
+		return apiErr(http.StatusBadRequest, codeUnsupported, msg)
+	}
+	var remote gomatrix.HTTPError
+	if errors.As(err, &remote) {
+		var body struct {
+			ErrCode string `json:"errcode"`
+			Error   string `json:"error"`
+		}
+		_ = json.Unmarshal(remote.Contents, &body)
+		if remote.Code >= 400 && remote.Code < 500 && strings.HasPrefix(body.ErrCode, "M_") {
+			return apiErr(remote.Code, body.ErrCode, "the other server refused: "+body.Error)
+		}
+		return apiErr(http.StatusBadGateway, codeUnknown, "the other server failed: "+msg)
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) || errors.Is(err, context.DeadlineExceeded) {
+		return apiErr(http.StatusBadGateway, codeUnknown, "could not reach the other server: "+msg)
+	}
+	return apiErr(http.StatusInternalServerError, codeUnknown, msg)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		body = []byte(`{"errcode":"M_UNKNOWN","error":"could not encode the answer"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	e := errorOf(err)
+	body := map[string]any{}
+	for k, v := range e.Extra {
+		body[k] = v
+	}
+	body["errcode"] = e.ErrCode
+	body["error"] = e.Message
+	writeJSON(w, e.Status, body)
+}

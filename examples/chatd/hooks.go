@@ -1,0 +1,55 @@
+package main
+
+import (
+	"context"
+
+	homeserver "github.com/embedmatrix/homeserver"
+)
+
+// hooks is how chatd hears what users on other servers did: messages go
+// into its own log, everything else is logged, and every event wakes the
+// pages' live-update streams.
+func (a *App) hooks() homeserver.Hooks {
+	return homeserver.Hooks{
+		OnMessage: func(ctx context.Context, m homeserver.Message) {
+			err := a.db.putMessage(ctx, message{EventID: m.EventID, RoomID: m.RoomID, Sender: m.Sender, Body: m.Body, TS: m.Timestamp.UnixMilli()})
+			if err != nil {
+				a.log.Error("could not store a message", "room_id", m.RoomID, "event_id", m.EventID, "err", err)
+			}
+			a.log.Info("message", "room_id", m.RoomID, "sender", m.Sender, "backfilled", m.Backfilled)
+			a.events.bump()
+		},
+		OnInvite: func(_ context.Context, inv homeserver.Invite) {
+			a.log.Info("invite", "room_id", inv.RoomID, "inviter", inv.Inviter, "invitee", inv.Invitee)
+			a.events.bump()
+		},
+		OnInviteState: func(_ context.Context, inv homeserver.Invite) {
+			a.log.Info("invite state", "room_id", inv.RoomID, "invitee", inv.Invitee, "state", inv.State)
+			a.events.bump()
+		},
+		OnMembership: func(_ context.Context, m homeserver.Membership) {
+			a.log.Info("membership", "room_id", m.RoomID, "user_id", m.UserID, "change", m.Change, "by", m.Sender)
+			a.events.bump()
+		},
+		OnRoomName: func(_ context.Context, c homeserver.RoomChange) {
+			a.log.Info("room name", "room_id", c.RoomID, "name", c.Value)
+			a.events.bump()
+		},
+		OnRoomTopic: func(_ context.Context, c homeserver.RoomChange) {
+			a.log.Info("room topic", "room_id", c.RoomID, "topic", c.Value)
+			a.events.bump()
+		},
+		OnRoleChange: func(_ context.Context, c homeserver.RoleChange) {
+			a.log.Info("role", "room_id", c.RoomID, "user_id", c.UserID, "role", c.NewRole)
+			a.events.bump()
+		},
+		OnReceipt: func(_ context.Context, r homeserver.Receipt) {
+			a.log.Debug("receipt", "room_id", r.RoomID, "user_id", r.UserID, "event_id", r.EventID)
+			a.events.bump()
+		},
+		OnTyping: func(_ context.Context, t homeserver.Typing) {
+			a.log.Debug("typing", "room_id", t.RoomID, "user_id", t.UserID, "typing", t.Typing)
+			a.events.bump()
+		},
+	}
+}

@@ -1,0 +1,402 @@
+// chatd's page: plain JS, no build step. Every call names the acting user
+// in X-User; chatd has no real authentication.
+'use strict';
+
+const $ = (sel) => document.querySelector(sel);
+const state = {
+  info: null,        // GET /api/info
+  user: '',          // acting user's local name
+  userID: '',        // and full Matrix ID
+  room: '',          // room shown in the middle
+  view: null,        // GET /api/rooms/{room}
+  lastRead: {},      // room -> event ID we last sent a receipt for
+  typingSince: 0,    // when we last said we are typing (0: not typing)
+  typingIdle: null,  // timer that says we stopped
+  busy: false,       // a refresh is running
+  again: false,      // another refresh is wanted after it
+};
+
+// api calls chatd's JSON API as the acting user. Errors throw with the
+// Matrix errcode.
+async function api(method, path, body) {
+  const opts = { method, headers: { 'X-User': state.user } };
+  if (body !== undefined) {
+    opts.headers['Content-Type'] = 'application/json';
+    opts.body = JSON.stringify(body);
+  }
+  const res = await fetch(path, opts);
+  const text = await res.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch (_) { /* not JSON */ }
+  if (!res.ok) {
+    const err = new Error((data && data.error) || res.statusText);
+    err.errcode = (data && data.errcode) || 'M_UNKNOWN';
+    err.status = res.status;
+    throw err;
+  }
+  return data;
+}
+
+const roomPath = (id, rest) => '/api/rooms/' + encodeURIComponent(id) + (rest || '');
+
+let errorTimer = null;
+function showError(err) {
+  const box = $('#error');
+  box.textContent = (err.errcode ? err.errcode + ': ' : '') + err.message;
+  box.hidden = false;
+  clearTimeout(errorTimer);
+  errorTimer = setTimeout(() => { box.hidden = true; }, 8000);
+}
+
+// act runs a user action, shows its error if any, then refreshes.
+async function act(fn) {
+  try {
+    await fn();
+  } catch (err) {
+    showError(err);
+  }
+  await refresh();
+}
+
+// el builds an element: el('span', {class: 'x'}, 'text', child...).
+function el(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === 'class') e.className = v;
+    else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else if (v !== undefined && v !== null) e.setAttribute(k, v);
+  }
+  for (const c of children) {
+    if (c === null || c === undefined || c === '') continue;
+    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return e;
+}
+
+const badge = (text, cls) => el('span', { class: 'badge ' + (cls || text) }, text);
+const time = (ts) => new Date(ts).toLocaleTimeString();
+const kindLabel = { channel: 'channel', dm: 'DM', group: 'group DM' };
+function roomTitle(r) {
+  if (r.name) return r.name;
+  if (r.kind === 'dm') return 'Direct message';
+  if (r.kind === 'group') return 'Group DM';
+  return 'Unnamed channel';
+}
+
+// ---- refreshing ----
+
+// refresh reloads everything the page shows. Calls during a refresh are
+// folded into one more run.
+async function refresh() {
+  if (!state.user) return;
+  if (state.busy) { state.again = true; return; }
+  state.busy = true;
+  try {
+    do {
+      state.again = false;
+      await loadRooms();
+      await loadInvites();
+      await loadRoom();
+    } while (state.again);
+  } catch (err) {
+    showError(err);
+  } finally {
+    state.busy = false;
+  }
+}
+
+async function loadRooms() {
+  const rooms = await api('GET', '/api/rooms');
+  const list = $('#rooms');
+  list.replaceChildren();
+  for (const r of rooms) {
+    const li = el('li', {
+      'data-room-id': r.room_id, 'data-membership': r.membership, 'data-invite-state': r.invite_state,
+      class: r.room_id === state.room ? 'current' : '',
+      onclick: () => selectRoom(r.room_id),
+    },
+      el('div', {},
+        el('span', { class: 'title' }, roomTitle(r)), ' ',
+        badge(kindLabel[r.kind] || r.kind, 'kind'), ' ',
+        badge(r.origin, 'origin')),
+      r.topic ? el('div', { class: 'muted small' }, r.topic) : null);
+    if (r.membership === 'invite') {
+      li.append(el('div', { class: 'actions' },
+        badge(r.invite_state || 'pending'), ' ',
+        el('button', { class: 'accept', onclick: (e) => { e.stopPropagation(); accept(r.room_id, e.target); } }, 'Accept'), ' ',
+        el('button', { class: 'reject', onclick: (e) => { e.stopPropagation(); reject(r.room_id); } }, 'Reject')));
+    }
+    list.append(li);
+  }
+  $('#no-rooms').hidden = rooms.length > 0;
+}
+
+async function loadInvites() {
+  const invites = await api('GET', '/api/invites');
+  const list = $('#invites');
+  list.replaceChildren();
+  for (const i of invites.slice(0, 20)) {
+    list.append(el('li', { class: 'small', 'data-room-id': i.room_id, 'data-invite-state': i.invite_state },
+      badge(i.invite_state), ' ', i.room_name || (i.is_direct ? 'DM' : i.room_id), ' from ', i.inviter,
+      el('span', { class: 'muted' }, ' · ', time(i.updated_ts))));
+  }
+  if (!invites.length) list.append(el('li', { class: 'muted small' }, 'None.'));
+}
+
+async function loadRoom() {
+  const show = !!state.room;
+  $('#placeholder').hidden = show;
+  $('#room-head').hidden = !show;
+  if (!show) {
+    $('#details').hidden = true;
+    $('#invite-banner').hidden = true;
+    $('#messages').replaceChildren();
+    $('#typing').textContent = '';
+    return;
+  }
+  let v;
+  try {
+    v = await api('GET', roomPath(state.room));
+  } catch (err) {
+    if (err.status === 403 || err.status === 404) { // left, kicked, or gone
+      selectRoom('');
+      return;
+    }
+    throw err;
+  }
+  state.view = v;
+  const me = v.members.find((m) => m.user_id === state.userID) || { membership: '', role: 'user' };
+  const joined = me.membership === 'join';
+  $('#room-name').textContent = roomTitle(v);
+  $('#room-kind').textContent = kindLabel[v.kind] || v.kind;
+  $('#room-origin').textContent = v.origin;
+  $('#room-topic').textContent = v.topic;
+  $('#room-id').textContent = v.room_id;
+  $('#room-version').textContent = v.room_version;
+  $('#invite-banner').hidden = me.membership !== 'invite';
+  $('#banner-state').textContent = me.invite_state || 'pending';
+  $('#details').hidden = !joined;
+  renderMembers(v, joined);
+  renderBanned(v, joined);
+  const others = v.typing.filter((u) => u !== state.userID);
+  $('#typing').textContent = others.length ? others.join(', ') + (others.length > 1 ? ' are' : ' is') + ' typing…' : '';
+  if (joined) {
+    await loadMessages();
+  } else {
+    $('#messages').replaceChildren();
+  }
+}
+
+function renderMembers(v, joined) {
+  const body = $('#members tbody');
+  body.replaceChildren();
+  for (const m of v.members) {
+    const self = m.user_id === state.userID;
+    const role = joined
+      ? el('select', { 'data-user': m.user_id, onchange: (e) => setRole(m.user_id, e.target.value) },
+        ...['owner', 'moderator', 'user'].map((r) => { const o = el('option', { value: r }, r); o.selected = r === m.role; return o; }))
+      : m.role;
+    const actions = el('td', {});
+    if (joined && !self) {
+      if (m.membership === 'invite') actions.append(el('button', { onclick: () => roomAction('/revoke', { user: m.user_id }) }, 'Revoke'));
+      if (m.membership === 'join') actions.append(el('button', { onclick: () => kickOrBan('/kick', m.user_id) }, 'Kick'));
+      if (m.membership !== 'ban') actions.append(el('button', { class: 'danger', onclick: () => kickOrBan('/ban', m.user_id) }, 'Ban'));
+    }
+    body.append(el('tr', { 'data-user': m.user_id },
+      el('td', {}, m.user_id, self ? ' (you)' : ''),
+      el('td', {}, role),
+      el('td', {}, badge(m.membership)),
+      el('td', {}, m.invite_state ? badge(m.invite_state) : ''),
+      actions));
+  }
+}
+
+function renderBanned(v, joined) {
+  const list = $('#banned');
+  list.replaceChildren();
+  for (const b of v.banned) {
+    list.append(el('li', { 'data-user': b.user_id }, b.user_id, b.reason ? el('span', { class: 'muted' }, ' — ', b.reason) : null, ' ',
+      joined ? el('button', { onclick: () => roomAction('/unban', { user: b.user_id }) }, 'Unban') : null));
+  }
+  $('#no-banned').hidden = v.banned.length > 0;
+}
+
+async function loadMessages() {
+  const room = state.room;
+  const msgs = await api('GET', roomPath(room, '/messages'));
+  if (room !== state.room) return;
+  const list = $('#messages');
+  const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40 || list.dataset.room !== room;
+  list.replaceChildren();
+  list.dataset.room = room;
+  for (const m of msgs) {
+    const readers = m.read_by.map((r) => el('span', { class: 'reader', 'data-user': r.user_id, 'data-ts': r.ts },
+      r.user_id, ' at ', time(r.ts)));
+    const readBy = el('div', { class: 'read-by' });
+    if (readers.length) {
+      readBy.append('✓ read by ');
+      readers.forEach((r, i) => { if (i) readBy.append(', '); readBy.append(r); });
+    }
+    list.append(el('li', { class: 'msg' + (m.sender === state.userID ? ' mine' : ''), 'data-event-id': m.event_id, 'data-sender': m.sender },
+      el('div', { class: 'meta' }, el('span', { class: 'sender' }, m.sender), ' · ', time(m.ts)),
+      el('div', { class: 'body' }, m.body),
+      readBy));
+  }
+  if (atBottom) list.scrollTop = list.scrollHeight;
+  // Looking at the room is reading it: send a receipt for the newest message.
+  const last = msgs[msgs.length - 1];
+  if (last && state.lastRead[room] !== last.event_id) {
+    state.lastRead[room] = last.event_id;
+    api('POST', roomPath(room, '/read'), { event_id: last.event_id }).catch(showError);
+  }
+}
+
+// ---- actions ----
+
+function selectRoom(id) {
+  state.room = id;
+  state.view = null;
+  history.replaceState(null, '', id ? '#' + encodeURIComponent(id) : location.pathname + location.search);
+  for (const li of document.querySelectorAll('#rooms li')) li.classList.toggle('current', li.dataset.roomId === id);
+  refresh();
+}
+
+async function accept(id, button) {
+  if (button) { button.disabled = true; button.textContent = 'Joining…'; }
+  await act(async () => {
+    await api('POST', roomPath(id, '/accept'));
+    state.room = id;
+    history.replaceState(null, '', '#' + encodeURIComponent(id));
+  });
+}
+
+const reject = (id) => act(() => api('POST', roomPath(id, '/reject')));
+const roomAction = (path, body) => act(() => api('POST', roomPath(state.room, path), body));
+const setRole = (user, role) => act(() => api('PUT', roomPath(state.room, '/roles/' + encodeURIComponent(user)), { role }));
+
+function kickOrBan(path, user) {
+  const reason = window.prompt((path === '/ban' ? 'Ban ' : 'Kick ') + user + '. Reason (optional):', '');
+  if (reason === null) return;
+  roomAction(path, { user, reason });
+}
+
+async function send(text) {
+  if (text.startsWith('/')) {
+    const res = await api('POST', '/api/command', { text });
+    selectRoom(res.room_id);
+    return;
+  }
+  if (!state.room) throw Object.assign(new Error('pick a room first, or type /federation dm @user:server'), { errcode: 'M_INVALID_PARAM' });
+  await api('POST', roomPath(state.room, '/messages'), { body: text });
+  state.typingSince = 0;
+  clearTimeout(state.typingIdle);
+}
+
+// typing tells the room we are typing (again every 10 s while we are) and
+// that we stopped after 5 s without a keystroke.
+function typing() {
+  const text = $('#text').value;
+  const joined = state.view && state.view.members.some((m) => m.user_id === state.userID && m.membership === 'join');
+  if (!joined) return;
+  const room = state.room;
+  clearTimeout(state.typingIdle);
+  if (!text || text.startsWith('/')) {
+    if (state.typingSince) stopTyping(room);
+    return;
+  }
+  if (Date.now() - state.typingSince > 10000) {
+    state.typingSince = Date.now();
+    api('POST', roomPath(room, '/typing'), { typing: true }).catch(() => {});
+  }
+  state.typingIdle = setTimeout(() => stopTyping(room), 5000);
+}
+
+function stopTyping(room) {
+  state.typingSince = 0;
+  api('POST', roomPath(room, '/typing'), { typing: false }).catch(() => {});
+}
+
+function formValue(sel) { const v = $(sel).value.trim(); return v; }
+
+function wire() {
+  $('#user').addEventListener('change', (e) => setUser(e.target.value));
+  $('#composer').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const text = $('#text').value.trim();
+    if (!text) return;
+    $('#text').value = '';
+    act(() => send(text));
+  });
+  $('#text').addEventListener('input', typing);
+  $('#new-room').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const invite = formValue('#new-invite').split(/[\s,]+/).filter(Boolean);
+    act(async () => {
+      const res = await api('POST', '/api/rooms', {
+        kind: $('#new-kind').value, name: formValue('#new-name'), topic: formValue('#new-topic'),
+        public: $('#new-public').checked, invite,
+      });
+      e.target.reset();
+      selectRoom(res.room_id);
+    });
+  });
+  $('#invite-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const user = formValue('#invite-user');
+    act(async () => { await api('POST', roomPath(state.room, '/invite'), { user }); e.target.reset(); });
+  });
+  $('#name-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    act(() => api('PUT', roomPath(state.room, '/name'), { name: formValue('#name-input') }));
+  });
+  $('#topic-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    act(() => api('PUT', roomPath(state.room, '/topic'), { topic: formValue('#topic-input') }));
+  });
+  $('#leave').addEventListener('click', () => act(async () => {
+    await api('POST', roomPath(state.room, '/leave'));
+    selectRoom('');
+  }));
+  $('#banner-accept').addEventListener('click', (e) => accept(state.room, e.target));
+  $('#banner-reject').addEventListener('click', () => reject(state.room));
+}
+
+function setUser(name) {
+  const u = state.info.users.find((x) => x.name === name) || state.info.users[0];
+  if (!u) return;
+  state.user = u.name;
+  state.userID = u.user_id;
+  $('#user').value = u.name;
+  localStorage.setItem('chatd.user', u.name);
+  const params = new URLSearchParams(location.search);
+  if (params.get('user') && params.get('user') !== u.name) {
+    params.set('user', u.name);
+    history.replaceState(null, '', '?' + params + location.hash);
+  }
+  state.lastRead = {};
+  selectRoom('');
+}
+
+// live updates: chatd sends a "change" event whenever anything happened;
+// a slow poll covers a dropped stream and typing that timed out.
+function live() {
+  const es = new EventSource('/api/events');
+  es.addEventListener('change', () => refresh());
+  setInterval(refresh, 4000);
+}
+
+async function main() {
+  wire();
+  state.info = await api('GET', '/api/info');
+  $('#server').textContent = state.info.server_name;
+  document.title = 'chatd · ' + state.info.server_name;
+  const select = $('#user');
+  for (const u of state.info.users) select.append(el('option', { value: u.name }, u.user_id));
+  const wanted = new URLSearchParams(location.search).get('user') || localStorage.getItem('chatd.user');
+  const hash = decodeURIComponent(location.hash.slice(1));
+  setUser(wanted);
+  if (hash) selectRoom(hash);
+  live();
+}
+
+main().catch(showError);
