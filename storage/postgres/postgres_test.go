@@ -256,19 +256,28 @@ func TestErrorsWrapped(t *testing.T) {
 	t.Parallel()
 	s := openFresh(t)
 	ctx := t.Context()
-	for name, err := range map[string]error{
-		"Room":             func() error { _, err := s.Room(ctx, "!x:t"); return err }(),
-		"Event":            func() error { _, err := s.Event(ctx, "$x"); return err }(),
-		"StateEvent":       func() error { _, err := s.StateEvent(ctx, "!x:t", "m.room.create", ""); return err }(),
-		"Snapshot":         func() error { _, err := s.Snapshot(ctx, 42); return err }(),
-		"WriteSnapshot":    func() error { _, err := s.WriteSnapshot(ctx, "!x:t", 42, []storage.StateEntry{{Type: "a", EventID: "$a"}}); return err }(),
-		"Invite":           func() error { _, err := s.Invite(ctx, "!x:t", "@u:t"); return err }(),
-		"SetInviteState":   s.SetInviteState(ctx, "!x:t", "@u:t", storage.InviteAccepted, 1),
-		"ExpireSigningKey": s.ExpireSigningKey(ctx, "ed25519:x", 1),
-		"NextTransaction":  func() error { _, err := s.NextTransaction(ctx, "d.example", 1, 1); return err }(),
-		"InboundTxn":       func() error { _, err := s.InboundTransaction(ctx, "o.example", "t"); return err }(),
-		"WriteRoom":        func() error { _, err := s.WriteRoom(ctx, storage.RoomWrite{Events: []storage.EventUpdate{{Event: storage.Event{EventID: "$e", RoomID: "!x:t"}}}}); return err }(),
-	} {
+	ignore := func(_ any, err error) error { return err }
+	missing := map[string]func() error{
+		"Room":       func() error { return ignore(s.Room(ctx, "!x:t")) },
+		"Event":      func() error { return ignore(s.Event(ctx, "$x")) },
+		"StateEvent": func() error { return ignore(s.StateEvent(ctx, "!x:t", "m.room.create", "")) },
+		"Snapshot":   func() error { return ignore(s.Snapshot(ctx, 42)) },
+		"WriteSnapshot": func() error {
+			return ignore(s.WriteSnapshot(ctx, "!x:t", 42, []storage.StateEntry{{Type: "a", EventID: "$a"}}))
+		},
+		"Invite":             func() error { return ignore(s.Invite(ctx, "!x:t", "@u:t")) },
+		"SetInviteState":     func() error { return s.SetInviteState(ctx, "!x:t", "@u:t", storage.InviteAccepted, 1) },
+		"ExpireSigningKey":   func() error { return s.ExpireSigningKey(ctx, "ed25519:x", 1) },
+		"NextTransaction":    func() error { return ignore(s.NextTransaction(ctx, "d.example", 1, 1)) },
+		"InboundTransaction": func() error { return ignore(s.InboundTransaction(ctx, "o.example", "t")) },
+		"WriteRoom into a missing room": func() error {
+			return ignore(s.WriteRoom(ctx, storage.RoomWrite{Events: []storage.EventUpdate{
+				{Event: storage.Event{EventID: "$e", RoomID: "!x:t"}},
+			}}))
+		},
+	}
+	for name, call := range missing {
+		err := call()
 		if !errors.Is(err, storage.ErrNotFound) {
 			t.Errorf("%s: got %v, want an error matching storage.ErrNotFound", name, err)
 			continue
