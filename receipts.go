@@ -292,8 +292,10 @@ func (s *Server) sendTyping(u receipts.TypingUpdate) {
 
 // onEDUs handles the EDUs of an inbound transaction: federation's OnEDUs.
 // Bad EDUs and refused receipts are logged and dropped; /send still
-// answers 200.
+// answers 200. At most receipts.MaxReceiptsPerEDU receipts of the whole
+// transaction are looked at, so its EDUs cannot make /send slow.
 func (s *Server) onEDUs(ctx context.Context, origin spec.ServerName, edus []json.RawMessage) {
+	budget := receipts.MaxReceiptsPerEDU
 	for _, raw := range edus {
 		e, err := receipts.DecodeEDU(raw)
 		if err != nil {
@@ -303,7 +305,7 @@ func (s *Server) onEDUs(ctx context.Context, origin spec.ServerName, edus []json
 		switch e.Type {
 		case receipts.TypeReceipt:
 			if s.eph.receipts {
-				s.receiveReceipts(ctx, origin, e.Content)
+				budget -= s.receiveReceipts(ctx, origin, e.Content, budget)
 			}
 		case receipts.TypeTyping:
 			if s.eph.typing {
@@ -314,9 +316,14 @@ func (s *Server) onEDUs(ctx context.Context, origin spec.ServerName, edus []json
 }
 
 // receiveReceipts stores the receipts of an m.receipt EDU that pass the
-// checks and tells the host.
-func (s *Server) receiveReceipts(ctx context.Context, origin spec.ServerName, content []byte) {
+// checks, at most limit of them, and tells the host. It returns how many
+// it looked at.
+func (s *Server) receiveReceipts(ctx context.Context, origin spec.ServerName, content []byte, limit int) int {
 	rs, skipped, err := receipts.DecodeReceipts(content)
+	if len(rs) > limit {
+		skipped += len(rs) - max(limit, 0)
+		rs = rs[:max(limit, 0)]
+	}
 	if err != nil || skipped > 0 {
 		s.log.Debug("m.receipt entries dropped", "origin", origin, "skipped", skipped, "err", err)
 	}
@@ -335,6 +342,7 @@ func (s *Server) receiveReceipts(ctx context.Context, origin spec.ServerName, co
 			s.hooks.push(func(ctx context.Context) { h(ctx, rec) })
 		}
 	}
+	return len(rs)
 }
 
 // receiveTyping applies an m.typing EDU that passes the checks.

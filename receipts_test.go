@@ -608,3 +608,57 @@ func TestReceiptEDUShape(t *testing.T) {
 		t.Fatalf("queued EDUs: %q", edus)
 	}
 }
+
+// TestInboundReceiptsBounded: a transaction's EDUs are looked at for at most
+// receipts.MaxReceiptsPerEDU receipts in all; the rest are dropped.
+func TestInboundReceiptsBounded(t *testing.T) {
+	a, b, _, eb, roomID := ephemeralPair(t, nil)
+	m1 := say(t, a, b, roomID, "alice", "m1")
+	flood := map[string]any{}
+	for i := range 1000 {
+		flood[a.userID(fmt.Sprintf("nobody%04d", i))] = map[string]any{"event_ids": []string{m1}, "data": map[string]any{"ts": 1}}
+	}
+	floodEDU := map[string]any{"edu_type": "m.receipt", "content": map[string]any{roomID: map[string]any{"m.read": flood}}}
+	alice := a.userID("alice")
+	sendEDUs(t, signerOf(a), b, "flood", floodEDU, receiptEDU(roomID, alice, m1, 5))
+	sendEDUs(t, signerOf(a), b, "after-flood", receiptEDU(roomID, alice, m1, 6))
+	if r := <-eb.receipts; r.Timestamp.UnixMilli() != 6 {
+		t.Fatalf("the receipt past the transaction's budget was looked at: %+v", r)
+	}
+}
+
+// ExampleServer_MarkRead shows receipts and typing from the host's side.
+func ExampleServer_MarkRead() {
+	ctx := context.Background()
+	hs, err := New(ctx, Config{
+		ServerName:    "chat.example.com",
+		DatabasePath:  "/var/lib/chat/matrix.db",
+		TypingTimeout: 20 * time.Second, // default 30 s
+		// Receipts: SwitchOff would keep read receipts at home.
+		Hooks: Hooks{
+			OnReceipt: func(ctx context.Context, r Receipt) {
+				fmt.Println(r.UserID, "read", r.RoomID, "up to", r.EventID, "at", r.Timestamp)
+			},
+			OnTyping: func(ctx context.Context, t Typing) {
+				fmt.Println(t.UserID, "typing in", t.RoomID, t.Typing)
+			},
+		},
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer hs.Close()
+	roomID, eventID := "!room:chat.example.com", "$event"
+
+	// alice opened the room and saw the message.
+	_ = hs.MarkRead(ctx, roomID, "alice", eventID)
+	// Who has seen it, and when?
+	readers, _ := hs.ReadBy(ctx, roomID, eventID)
+	for _, r := range readers {
+		fmt.Println(r.UserID, r.Timestamp)
+	}
+	// alice types: say so every few seconds while she does, then stop.
+	_ = hs.Typing(ctx, roomID, "alice", true)
+	fmt.Println(hs.TypingUsers(roomID))
+	_ = hs.Typing(ctx, roomID, "alice", false)
+}
