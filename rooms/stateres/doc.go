@@ -13,6 +13,13 @@
 // power ordering, mainline ordering, iterative auth checks, final merge) is
 // implemented here.
 //
+// Where implementations read the spec differently this package follows the
+// spec text, and testdata/README.md says where: notably an event's auth
+// chain excludes the event itself, so an unconflicted event can be in the
+// auth difference (Synapse counts state events in their own set's chain).
+// The differential tests name every way gomatrixserverlib's resolver
+// departs from the spec (quirks_test.go), each with a testdata/gmsl_* case.
+//
 // The package is a pure function of its inputs: Resolve takes the state
 // sets and an Events source and returns the resolved state. It keeps no
 // state between calls, prints nothing, and reports problems as errors,
