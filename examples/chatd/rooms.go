@@ -351,8 +351,13 @@ func (a *App) postReject(q *request) (int, any, error) {
 	return http.StatusOK, ok, a.hs.RejectInvite(q.ctx, q.room, q.name)
 }
 
-// POST /api/rooms/{room}/leave
+// POST /api/rooms/{room}/leave. Only members leave: the Matrix auth rules
+// as gomatrixserverlib applies them let a leave follow a leave, which
+// would send a pointless event.
 func (a *App) postLeave(q *request) (int, any, error) {
+	if err := a.mustBeJoined(q); err != nil {
+		return 0, nil, err
+	}
 	return http.StatusOK, ok, a.hs.Leave(q.ctx, q.room, q.name)
 }
 
