@@ -39,6 +39,10 @@ func (s *Server) onAccepted(a rooms.Accepted) {
 		local := a.Local
 		s.hooks.push(func(ctx context.Context) {
 			s.onMembershipForInvites(ctx, roomID, target, change)
+			if membership != spec.Join && s.eph != nil && s.eph.remote != nil {
+				// Someone who left or was removed is no longer typing.
+				s.eph.remote.Set(roomID, target, false)
+			}
 			if !local && h.OnMembership != nil && change != invites.ChangeProfileUpdate {
 				h.OnMembership(ctx, m)
 			}
