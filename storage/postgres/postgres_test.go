@@ -49,7 +49,7 @@ func TestMain(m *testing.M) {
 // adminPool returns a pool on the database HS_POSTGRES_DSN names, used to
 // create and drop the tests' databases, and that DSN. It skips or fails t
 // when the DSN is not set.
-func adminPool(t *testing.T) (*pgxpool.Pool, string) {
+func adminPool(t testing.TB) (*pgxpool.Pool, string) {
 	t.Helper()
 	dsn := os.Getenv(envDSN)
 	if dsn == "" {
@@ -77,7 +77,7 @@ func adminPool(t *testing.T) (*pgxpool.Pool, string) {
 
 // freshDB creates an empty database for t, drops it when t ends (after
 // the stores t opened on it are closed), and returns a DSN for it.
-func freshDB(t *testing.T) string {
+func freshDB(t testing.TB) string {
 	t.Helper()
 	pool, base := adminPool(t)
 	var b [6]byte
@@ -102,7 +102,7 @@ func freshDB(t *testing.T) string {
 }
 
 // withDatabase returns dsn with its database changed to name.
-func withDatabase(t *testing.T, dsn, name string) string {
+func withDatabase(t testing.TB, dsn, name string) string {
 	t.Helper()
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		u, err := url.Parse(dsn)
@@ -118,7 +118,7 @@ func withDatabase(t *testing.T, dsn, name string) string {
 }
 
 // openDSN opens a Store on dsn and closes it when t ends.
-func openDSN(t *testing.T, dsn string) *Store {
+func openDSN(t testing.TB, dsn string) *Store {
 	t.Helper()
 	s, err := Open(t.Context(), dsn)
 	if err != nil {
