@@ -336,8 +336,8 @@ func (e *Engine) commitLocal(ctx context.Context, v gomatrixserverlib.IRoomVersi
 
 // destinationsFor lists the servers an event goes to: every server with a
 // joined member before it, the server of the target of a membership event
-// (a joiner, or the invited, kicked or banned user: the only servers the
-// event can add), and extra; never this server nor skip.
+// other than an invite (a joiner, or the kicked or banned user: the only
+// servers the event can add), and extra; never this server nor skip.
 func (e *Engine) destinationsFor(ctx context.Context, v gomatrixserverlib.IRoomVersion, p *placed, extra []string, skip spec.ServerName) ([]string, error) {
 	set := map[string]bool{}
 	servers, err := e.joinedServersOf(ctx, v, p.before)
@@ -348,8 +348,16 @@ func (e *Engine) destinationsFor(ctx context.Context, v gomatrixserverlib.IRoomV
 		set[s] = true
 	}
 	if p.ev.Type() == spec.MRoomMember && p.ev.StateKey() != nil {
-		if s, err := ServerOf(*p.ev.StateKey()); err == nil {
-			set[string(s)] = true
+		// The target's server must learn of a kick or ban (an invite
+		// revoked, a user removed) even when none of its users is joined.
+		// An invite is not sent again: the invitee's server co-signed it
+		// through /invite, and a /send of it to a server outside the room
+		// makes Dendrite 0.15.2 treat the room as unknown and reject its
+		// later events (interop finding).
+		if m, _ := p.ev.Membership(); m != spec.Invite {
+			if s, err := ServerOf(*p.ev.StateKey()); err == nil {
+				set[string(s)] = true
+			}
 		}
 	}
 	for _, s := range extra {
