@@ -61,7 +61,7 @@ func scenario1(t *testing.T, version string, workaround bool) (*room, figures) {
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, r := range p.all() {
-				t.Logf("our server -> Dendrite: %s %s %.2000s -> HTTP %d %.2000s", r.Method, r.Path, r.Body, r.Status, r.Response)
+				t.Logf("our server -> Dendrite: %s %s (%d bytes: %.300s) -> HTTP %d %.1000s", r.Method, r.Path, len(r.Body), r.Body, r.Status, r.Response)
 			}
 		}
 	})
@@ -420,15 +420,16 @@ func TestFigures(t *testing.T) {
 // (server-server API, PUT /_matrix/federation/v2/invite), which the
 // invitee's server is not yet. Dendrite v0.15.2 acknowledges that
 // transaction ({"pdus":{"$invite":{}}}), then processes the PDU
-// asynchronously as a new event of a room it is not in: it asks us for
-// GET /_matrix/federation/v1/event_auth/... (404 M_UNRECOGNIZED: the
-// library has no such route) or /get_missing_events, stores the room's
-// earlier events as rejected ("room ... does not exist"), and after its
-// user joins, the join soft-fails ("eventauth: create event has different
-// roomID") and every later event of the room is rejected: our messages
-// never reach the Dendrite user. Failed in 9 of 11 runs here (it passes
-// when Dendrite's processing happens to fail early). Skipped unless
-// INTEROP_KNOWN_BUGS=1.
+// asynchronously as a new event of a room it is not in: it fetches the
+// room's earlier events from us (/get_missing_events), stores them as
+// rejected ("room ... does not exist"), and after its user joins
+// (make_join/send_join succeed), the join soft-fails ("eventauth: create
+// event has different roomID") and every later event of the room is
+// rejected ("room ... does not exist"), though Dendrite acknowledges each
+// transaction with an empty result: our messages never reach the Dendrite
+// user. Fails every time against the library as of this test; with the
+// proxy suppressing that one transaction, the same scenario passes.
+// Skipped unless INTEROP_KNOWN_BUGS=1.
 func TestKnownBug_DendriteBreaksRoomOnInvitePDUBySend(t *testing.T) {
 	if os.Getenv("INTEROP_KNOWN_BUGS") != "1" {
 		t.Skip("known bug: Dendrite v0.15.2 breaks the room when our server also sends the co-signed invite PDU to the invitee's server by /send (messages never reach the Dendrite user); set INTEROP_KNOWN_BUGS=1 to run")
