@@ -10,6 +10,8 @@ const state = {
   room: '',          // room shown in the middle
   view: null,        // GET /api/rooms/{room}
   lastRead: {},      // room -> event ID we last sent a receipt for
+  titles: {},        // room -> title of an unnamed DM or group (its other members)
+  inviters: {},      // room -> who invited the acting user
   typingSince: 0,    // when we last said we are typing (0: not typing)
   typingIdle: null,  // timer that says we stopped
   busy: false,       // a refresh is running
@@ -78,6 +80,7 @@ const time = (ts) => new Date(ts).toLocaleTimeString();
 const kindLabel = { channel: 'channel', dm: 'DM', group: 'group DM' };
 function roomTitle(r) {
   if (r.name) return r.name;
+  if (state.titles[r.room_id]) return state.titles[r.room_id];
   if (r.kind === 'dm') return 'Direct message';
   if (r.kind === 'group') return 'Group DM';
   return 'Unnamed channel';
@@ -94,8 +97,8 @@ async function refresh() {
   try {
     do {
       state.again = false;
-      await loadRooms();
       await loadInvites();
+      await loadRooms();
       await loadRoom();
     } while (state.again);
   } catch (err) {
@@ -107,6 +110,9 @@ async function refresh() {
 
 async function loadRooms() {
   const rooms = await api('GET', '/api/rooms');
+  for (const r of rooms) {
+    if (!r.name && r.kind !== 'channel' && r.membership === 'join' && !state.titles[r.room_id]) await learnTitle(r.room_id);
+  }
   const list = $('#rooms');
   list.replaceChildren();
   for (const r of rooms) {
@@ -121,6 +127,7 @@ async function loadRooms() {
         badge(r.origin, 'origin')),
       r.topic ? el('div', { class: 'muted small' }, r.topic) : null);
     if (r.membership === 'invite') {
+      if (state.inviters[r.room_id]) li.append(el('div', { class: 'from' }, 'invited by ', state.inviters[r.room_id]));
       li.append(el('div', { class: 'actions' },
         badge(r.invite_state || 'pending'), ' ',
         el('button', { class: 'accept', onclick: (e) => { e.stopPropagation(); accept(r.room_id, e.target); } }, 'Accept'), ' ',
@@ -131,8 +138,24 @@ async function loadRooms() {
   $('#no-rooms').hidden = rooms.length > 0;
 }
 
+// learnTitle names an unnamed DM or group after its other members.
+async function learnTitle(id) {
+  try {
+    const v = await api('GET', roomPath(id));
+    titleFrom(v);
+  } catch (_) { /* shown untitled */ }
+}
+
+function titleFrom(v) {
+  if (v.name || v.kind === 'channel') return;
+  const others = v.members.filter((m) => m.user_id !== state.userID && m.membership !== 'leave' && m.membership !== 'ban').map((m) => m.user_id);
+  if (others.length) state.titles[v.room_id] = (v.kind === 'dm' ? 'DM with ' : 'Group: ') + others.join(', ');
+}
+
 async function loadInvites() {
   const invites = await api('GET', '/api/invites');
+  state.inviters = {};
+  for (const i of invites) if (!(i.room_id in state.inviters)) state.inviters[i.room_id] = i.inviter;
   const list = $('#invites');
   list.replaceChildren();
   for (const i of invites.slice(0, 20)) {
@@ -165,6 +188,7 @@ async function loadRoom() {
     throw err;
   }
   state.view = v;
+  titleFrom(v);
   const me = v.members.find((m) => m.user_id === state.userID) || { membership: '', role: 'user' };
   const joined = me.membership === 'join';
   $('#room-name').textContent = roomTitle(v);
@@ -188,26 +212,24 @@ async function loadRoom() {
 }
 
 function renderMembers(v, joined) {
-  const body = $('#members tbody');
-  body.replaceChildren();
+  const list = $('#members');
+  list.replaceChildren();
   for (const m of v.members) {
     const self = m.user_id === state.userID;
     const role = joined
-      ? el('select', { 'data-user': m.user_id, onchange: (e) => setRole(m.user_id, e.target.value) },
+      ? el('select', { 'data-user': m.user_id, title: 'role', onchange: (e) => setRole(m.user_id, e.target.value) },
         ...['owner', 'moderator', 'user'].map((r) => { const o = el('option', { value: r }, r); o.selected = r === m.role; return o; }))
-      : m.role;
-    const actions = el('td', {});
+      : badge(m.role, 'role');
+    const standing = el('div', { class: 'standing' }, role, badge(m.membership));
+    if (m.invite_state) standing.append(el('span', { class: 'small muted' }, 'invite'), badge(m.invite_state));
     if (joined && !self) {
-      if (m.membership === 'invite') actions.append(el('button', { onclick: () => roomAction('/revoke', { user: m.user_id }) }, 'Revoke'));
-      if (m.membership === 'join') actions.append(el('button', { onclick: () => kickOrBan('/kick', m.user_id) }, 'Kick'));
-      if (m.membership !== 'ban') actions.append(el('button', { class: 'danger', onclick: () => kickOrBan('/ban', m.user_id) }, 'Ban'));
+      if (m.membership === 'invite') standing.append(el('button', { onclick: () => roomAction('/revoke', { user: m.user_id }) }, 'Revoke'));
+      if (m.membership === 'join') standing.append(el('button', { onclick: () => kickOrBan('/kick', m.user_id) }, 'Kick'));
+      if (m.membership !== 'ban') standing.append(el('button', { class: 'danger', onclick: () => kickOrBan('/ban', m.user_id) }, 'Ban'));
     }
-    body.append(el('tr', { 'data-user': m.user_id },
-      el('td', {}, m.user_id, self ? ' (you)' : ''),
-      el('td', {}, role),
-      el('td', {}, badge(m.membership)),
-      el('td', {}, m.invite_state ? badge(m.invite_state) : ''),
-      actions));
+    list.append(el('li', { 'data-user': m.user_id, 'data-membership': m.membership, 'data-invite-state': m.invite_state, 'data-role': m.role },
+      el('div', { class: 'who' }, m.user_id, self ? el('span', { class: 'muted' }, ' (you)') : null),
+      standing));
   }
 }
 
@@ -374,6 +396,7 @@ function setUser(name) {
     history.replaceState(null, '', '?' + params + location.hash);
   }
   state.lastRead = {};
+  state.titles = {};
   selectRoom('');
 }
 

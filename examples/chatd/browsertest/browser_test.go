@@ -1,0 +1,310 @@
+package browsertest
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+// chatd is one chatd process.
+type chatd struct {
+	name string // Matrix server name, e.g. 127.0.0.1:40123
+	url  string // https://127.0.0.1:40123/
+	cmd  *exec.Cmd
+}
+
+var listening = regexp.MustCompile(`^chatd: server (\S+) listening on (https://\S+)`)
+
+// buildChatd builds the chatd binary from this module's parent directory
+// (which is in the homeserver module).
+func buildChatd(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "chatd")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Dir = ".."
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build chatd: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// startChatd runs chatd on a free loopback port; its log goes to
+// <dir>/<label>.log.
+func startChatd(t *testing.T, bin, dir, label, users string) *chatd {
+	t.Helper()
+	logFile, err := os.Create(filepath.Join(dir, label+".log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-listen", "127.0.0.1:0", "-db", filepath.Join(dir, label+".db"),
+		"-users", users, "-insecure-skip-verify")
+	cmd.Stderr = logFile
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c := &chatd{cmd: cmd}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		logFile.Close()
+	})
+	ready := make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		found := false
+		for sc.Scan() {
+			if m := listening.FindStringSubmatch(sc.Text()); m != nil && !found {
+				c.name, c.url, found = m[1], m[2], true
+				ready <- nil
+			}
+		}
+		if !found {
+			ready <- fmt.Errorf("chatd %s exited before listening; see %s.log", label, label)
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	select {
+	case err := <-ready:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("chatd %s did not start within 30 s", label)
+	}
+	t.Logf("chatd %s: server %s at %s", label, c.name, c.url)
+	return c
+}
+
+// browser starts headless chromium with the flags that work in this
+// sandbox-less container, and a fresh profile.
+func browser(t *testing.T, ctx context.Context, dir string) context.Context {
+	t.Helper()
+	exe := os.Getenv("CHROMIUM")
+	if exe == "" {
+		for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+			if p, err := exec.LookPath(name); err == nil {
+				exe = p
+				break
+			}
+		}
+	}
+	if exe == "" {
+		t.Fatal("no chromium found: run ./run.sh (it installs Debian's chromium), or set CHROMIUM")
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(exe),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("ignore-certificate-errors", true), // chatd's self-signed pairs
+		// Two pages run side by side: keep the one in the background awake.
+		chromedp.Flag("disable-background-timer-throttling", true),
+		chromedp.Flag("disable-renderer-backgrounding", true),
+		chromedp.Flag("disable-backgrounding-occluded-windows", true),
+		chromedp.UserDataDir(filepath.Join(dir, "chromium-profile")),
+		chromedp.WindowSize(1400, 900),
+	}
+	actx, cancel := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(cancel)
+	bctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(cancel)
+	if err := chromedp.Run(bctx); err != nil {
+		t.Fatalf("start %s: %v", exe, err)
+	}
+	return bctx
+}
+
+// page opens a tab on url, logging its console errors and exceptions.
+func page(t *testing.T, browserCtx context.Context, who, url string) context.Context {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(browserCtx)
+	t.Cleanup(cancel)
+	chromedp.ListenTarget(ctx, func(ev any) {
+		switch e := ev.(type) {
+		case *runtime.EventExceptionThrown:
+			t.Logf("%s's page: exception: %s", who, e.ExceptionDetails.Error())
+		case *runtime.EventConsoleAPICalled:
+			if e.Type == runtime.APITypeError || e.Type == runtime.APITypeWarning {
+				var parts []string
+				for _, a := range e.Args {
+					parts = append(parts, string(a.Value))
+				}
+				t.Logf("%s's page: console.%s %s", who, e.Type, strings.Join(parts, " "))
+			}
+		}
+	})
+	if err := chromedp.Run(ctx, chromedp.Navigate(url), until(`document.querySelectorAll('#user option').length > 0`)); err != nil {
+		t.Fatalf("%s: open %s: %v", who, url, err)
+	}
+	return ctx
+}
+
+// step runs browser actions and fails the test with what was being done.
+func step(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action) {
+	t.Helper()
+	start := time.Now()
+	if err := chromedp.Run(ctx, actions...); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	t.Logf("ok %-62s %6s", what, time.Since(start).Round(time.Millisecond))
+}
+
+// until waits for a JavaScript expression to be true in the page.
+func until(expr string) chromedp.Action {
+	return chromedp.Poll(expr, nil, chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(20*time.Second))
+}
+
+// js quotes a string for a JavaScript expression.
+func js(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}
+
+// pickUser chooses the acting user in the page's picker.
+func pickUser(name string) chromedp.Action {
+	return chromedp.Tasks{
+		chromedp.SetValue(`#user`, name, chromedp.ByQuery),
+		chromedp.Evaluate(`document.querySelector('#user').dispatchEvent(new Event('change'))`, nil),
+	}
+}
+
+// say types into the message box and sends it with Enter.
+func say(text string) chromedp.Action {
+	return chromedp.Tasks{
+		chromedp.WaitEnabled(`#text`, chromedp.ByQuery),
+		chromedp.SendKeys(`#text`, text+"\r", chromedp.ByQuery),
+	}
+}
+
+// hasMessage is true once the message list shows body.
+func hasMessage(body string) string {
+	return `[...document.querySelectorAll('#messages .msg .body')].some(e => e.textContent === ` + js(body) + `)`
+}
+
+func screenshot(t *testing.T, ctx context.Context, path string) {
+	t.Helper()
+	var png []byte
+	if err := chromedp.Run(ctx, chromedp.FullScreenshot(&png, 100)); err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// outDir is where screenshots and logs go: $BROWSERTEST_OUT, or a new
+// temporary directory that is kept after the test.
+func outDir(t *testing.T) string {
+	dir := os.Getenv("BROWSERTEST_OUT")
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "chatd-browsertest-"); err != nil {
+			t.Fatal(err)
+		}
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
+}
+
+func TestDMInTheBrowser(t *testing.T) {
+	start := time.Now()
+	out := outDir(t)
+	work := t.TempDir()
+	fmt.Printf("browsertest: screenshots and chatd logs in %s\n", out)
+	t.Logf("screenshots and chatd logs in %s", out)
+
+	bin := buildChatd(t, work)
+	a := startChatd(t, bin, out, "a", "alice,carol")
+	b := startChatd(t, bin, out, "b", "bob")
+	alice, bob := "@alice:"+a.name, "@bob:"+b.name
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	br := browser(t, ctx, work)
+	alicePage := page(t, br, "alice", a.url)
+	bobPage := page(t, br, "bob", b.url)
+
+	step(t, alicePage, "alice picks herself as the acting user",
+		pickUser("alice"),
+		until(`document.querySelector('#user').value === 'alice'`))
+	step(t, bobPage, "bob picks himself as the acting user", pickUser("bob"))
+
+	var roomID string
+	step(t, alicePage, "alice types /federation dm "+bob,
+		say("/federation dm "+bob),
+		until(`!document.querySelector('#room-head').hidden && document.querySelector('#room-kind').textContent === 'DM'`),
+		chromedp.Text(`#room-id`, &roomID, chromedp.ByQuery),
+		until(`[...document.querySelectorAll('#members li[data-user]')].some(r => r.dataset.user === `+js(bob)+` && r.dataset.membership === 'invite' && r.dataset.inviteState === 'pending')`))
+	t.Logf("room %s", roomID)
+
+	invite := `#rooms li[data-room-id="` + roomID + `"]`
+	step(t, bobPage, "bob sees the pending invite, origin "+a.name,
+		until(`!!document.querySelector(`+js(invite+` button.accept`)+`)`),
+		until(`document.querySelector(`+js(invite)+`).textContent.includes(`+js(a.name)+`)`),
+		until(`document.querySelector(`+js(invite)+`).dataset.inviteState === 'pending'`))
+	screenshot(t, bobPage, filepath.Join(out, "bob-invited.png"))
+
+	step(t, bobPage, "bob accepts in his page",
+		chromedp.Click(invite+` button.accept`, chromedp.ByQuery),
+		until(`document.querySelector(`+js(invite)+`)?.dataset.membership === 'join'`),
+		until(`!document.querySelector('#details').hidden`))
+
+	step(t, alicePage, "alice sees bob joined",
+		until(`[...document.querySelectorAll('#members li[data-user]')].some(r => r.dataset.user === `+js(bob)+` && r.dataset.membership === 'join' && r.dataset.inviteState === 'accepted')`))
+
+	step(t, alicePage, "alice writes to bob", say("Hello Bob, this is Alice on A"))
+	step(t, bobPage, "bob's page shows alice's message", until(hasMessage("Hello Bob, this is Alice on A")))
+
+	step(t, bobPage, "bob types; alice's page says so",
+		chromedp.SendKeys(`#text`, "Hi Alice", chromedp.ByQuery))
+	step(t, alicePage, "alice sees bob typing",
+		until(`document.querySelector('#typing').textContent.includes(`+js(bob)+`)`))
+	step(t, bobPage, "bob sends his answer", chromedp.SendKeys(`#text`, ", Bob here on B\r", chromedp.ByQuery))
+	step(t, alicePage, "alice's page shows bob's answer",
+		until(hasMessage("Hi Alice, Bob here on B")),
+		until(`!document.querySelector('#typing').textContent`))
+
+	mine := `#messages .msg[data-sender="` + alice + `"]`
+	step(t, alicePage, "alice sees bob's read receipt on her message",
+		until(`[...document.querySelectorAll(`+js(mine+` .reader`)+`)].some(r => r.dataset.user === `+js(bob)+`)`),
+		until(`document.querySelector(`+js(mine+` .read-by`)+`).textContent.includes('read by')`))
+	step(t, bobPage, "bob sees alice read his answer",
+		until(`[...document.querySelectorAll('#messages .msg[data-sender="`+bob+`"] .reader')].some(r => r.dataset.user === `+js(alice)+`)`))
+
+	screenshot(t, alicePage, filepath.Join(out, "alice.png"))
+	screenshot(t, bobPage, filepath.Join(out, "bob.png"))
+	t.Logf("screenshots: %s, %s, %s (whole test %s)", filepath.Join(out, "alice.png"), filepath.Join(out, "bob.png"),
+		filepath.Join(out, "bob-invited.png"), time.Since(start).Round(time.Millisecond))
+}
