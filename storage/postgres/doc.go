@@ -37,7 +37,13 @@
 // safe without locks. A transaction that fails on a deadlock or a
 // serialization error is retried a few times before the error is returned.
 //
-// Text columns use the "C" collation, so every order the store returns is
-// byte order, as in storage/sqlite, whatever the database's default
-// collation.
+// # Strings
+//
+// Every string the store is given is kept as BYTEA, not TEXT: those
+// strings come from other servers, and PostgreSQL text can hold neither
+// U+0000 nor bytes that are not UTF-8, which a peer can put in a signed
+// event. bytea stores any bytes and compares them byte by byte, as
+// storage/sqlite does, so both stores accept the same strings and return
+// them in the same order, whatever the database's collation. (psql shows
+// these columns in hex; convert_from(column, 'UTF8') reads them.)
 package postgres

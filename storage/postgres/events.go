@@ -57,7 +57,7 @@ func (s *Store) queryEvents(ctx context.Context, query string, args ...any) ([]s
 // storage.ErrNotFound.
 func (s *Store) Event(ctx context.Context, eventID string) (storage.Event, error) {
 	e, err := scanEvent(s.pool.QueryRow(ctx,
-		`SELECT `+eventCols+` FROM events e WHERE e.event_id = $1`, eventID))
+		`SELECT `+eventCols+` FROM events e WHERE e.event_id = $1`, bs(eventID)))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return storage.Event{}, fmt.Errorf("postgres: event %s: %w", eventID, storage.ErrNotFound)
 	}
@@ -74,7 +74,7 @@ func (s *Store) Events(ctx context.Context, ids []string) ([]storage.Event, erro
 		return nil, nil
 	}
 	evs, err := s.queryEvents(ctx, `SELECT `+eventCols+` FROM events e
-		WHERE e.event_id = ANY($1::text[]) ORDER BY e.stream_pos`, dedupe(ids))
+		WHERE e.event_id = ANY($1::bytea[]) ORDER BY e.stream_pos`, bss(dedupe(ids)))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: events: %w", err)
 	}
@@ -91,7 +91,7 @@ func (s *Store) RoomEvents(ctx context.Context, roomID string, after int64, limi
 	}
 	evs, err := s.queryEvents(ctx, `SELECT `+eventCols+` FROM events e
 		WHERE e.room_id = $1 AND e.status = 'accepted' AND e.stream_pos > $2
-		ORDER BY e.stream_pos LIMIT $3`, roomID, after, limit)
+		ORDER BY e.stream_pos LIMIT $3`, bs(roomID), after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: room events of %s: %w", roomID, err)
 	}
@@ -103,7 +103,7 @@ func (s *Store) RoomEvents(ctx context.Context, roomID string, after int64, limi
 func (s *Store) CurrentState(ctx context.Context, roomID string) ([]storage.Event, error) {
 	evs, err := s.queryEvents(ctx, `SELECT `+eventCols+`
 		FROM current_state c JOIN events e ON e.event_id = c.event_id
-		WHERE c.room_id = $1 ORDER BY c.type, c.state_key`, roomID)
+		WHERE c.room_id = $1 ORDER BY c.type, c.state_key`, bs(roomID))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: current state of %s: %w", roomID, err)
 	}
@@ -115,7 +115,7 @@ func (s *Store) CurrentState(ctx context.Context, roomID string) ([]storage.Even
 func (s *Store) StateEvent(ctx context.Context, roomID, eventType, stateKey string) (storage.Event, error) {
 	e, err := scanEvent(s.pool.QueryRow(ctx, `SELECT `+eventCols+`
 		FROM current_state c JOIN events e ON e.event_id = c.event_id
-		WHERE c.room_id = $1 AND c.type = $2 AND c.state_key = $3`, roomID, eventType, stateKey))
+		WHERE c.room_id = $1 AND c.type = $2 AND c.state_key = $3`, bs(roomID), bs(eventType), bs(stateKey)))
 	what := fmt.Sprintf("state event (%s, %q) of %s", eventType, stateKey, roomID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return storage.Event{}, fmt.Errorf("postgres: %s: %w", what, storage.ErrNotFound)
@@ -130,7 +130,7 @@ func (s *Store) StateEvent(ctx context.Context, roomID, eventType, stateKey stri
 // sorted (byte order).
 func (s *Store) ForwardExtremities(ctx context.Context, roomID string) ([]string, error) {
 	rows, err := s.pool.Query(ctx,
-		`SELECT event_id FROM forward_extremities WHERE room_id = $1 ORDER BY event_id`, roomID)
+		`SELECT event_id FROM forward_extremities WHERE room_id = $1 ORDER BY event_id`, bs(roomID))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: forward extremities of %s: %w", roomID, err)
 	}
@@ -149,7 +149,7 @@ func (s *Store) ForwardExtremities(ctx context.Context, roomID string) ([]string
 // prev_events, in stream order.
 func (s *Store) ChildEvents(ctx context.Context, eventID string) ([]storage.Event, error) {
 	evs, err := s.queryEvents(ctx, `SELECT `+eventCols+` FROM event_edges d JOIN events e ON e.event_id = d.event_id
-		WHERE d.prev_event_id = $1 ORDER BY e.stream_pos`, eventID)
+		WHERE d.prev_event_id = $1 ORDER BY e.stream_pos`, bs(eventID))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: child events of %s: %w", eventID, err)
 	}

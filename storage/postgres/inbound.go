@@ -16,7 +16,7 @@ import (
 func (s *Store) InboundTransaction(ctx context.Context, origin, txnID string) ([]byte, error) {
 	var resp []byte
 	err := s.pool.QueryRow(ctx,
-		`SELECT response FROM inbound_txns WHERE origin = $1 AND txn_id = $2`, origin, txnID).Scan(&resp)
+		`SELECT response FROM inbound_txns WHERE origin = $1 AND txn_id = $2`, bs(origin), bs(txnID)).Scan(&resp)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("postgres: inbound transaction %s from %s: %w", txnID, origin, storage.ErrNotFound)
 	}
@@ -34,7 +34,7 @@ func (s *Store) SaveInboundTransaction(ctx context.Context, origin, txnID string
 			INSERT INTO inbound_txns (origin, txn_id, response, received_ts) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (origin, txn_id) DO UPDATE SET
 				response = excluded.response, received_ts = excluded.received_ts`,
-			origin, txnID, blob(response), time.Now().UnixMilli())
+			bs(origin), bs(txnID), blob(response), time.Now().UnixMilli())
 		return err
 	})
 }

@@ -36,8 +36,8 @@ func (s *Store) PutInvite(ctx context.Context, inv storage.Invite) error {
 				state = excluded.state,
 				created_ts = excluded.created_ts,
 				updated_ts = excluded.updated_ts`,
-			inv.RoomID, inv.UserID, inv.Inviter, inv.Direction, inv.EventID, inv.RoomVersion,
-			blob(inv.EventJSON), blob(inv.RoomState), inv.State, inv.CreatedTS, inv.UpdatedTS)
+			bs(inv.RoomID), bs(inv.UserID), bs(inv.Inviter), bs(inv.Direction), bs(inv.EventID), bs(inv.RoomVersion),
+			blob(inv.EventJSON), blob(inv.RoomState), bs(inv.State), inv.CreatedTS, inv.UpdatedTS)
 		return err
 	})
 }
@@ -46,7 +46,7 @@ func (s *Store) PutInvite(ctx context.Context, inv storage.Invite) error {
 // storage.ErrNotFound.
 func (s *Store) Invite(ctx context.Context, roomID, userID string) (storage.Invite, error) {
 	inv, err := scanInvite(s.pool.QueryRow(ctx,
-		`SELECT `+inviteCols+` FROM invites WHERE room_id = $1 AND user_id = $2`, roomID, userID))
+		`SELECT `+inviteCols+` FROM invites WHERE room_id = $1 AND user_id = $2`, bs(roomID), bs(userID)))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return storage.Invite{}, fmt.Errorf("postgres: invite of %s to %s: %w", userID, roomID, storage.ErrNotFound)
 	}
@@ -60,7 +60,7 @@ func (s *Store) Invite(ctx context.Context, roomID, userID string) (storage.Invi
 // invites created at the same time come last stored first.
 func (s *Store) Invites(ctx context.Context, userID string) ([]storage.Invite, error) {
 	invs, err := s.queryInvites(ctx,
-		`SELECT `+inviteCols+` FROM invites WHERE user_id = $1 ORDER BY created_ts DESC, seq DESC`, userID)
+		`SELECT `+inviteCols+` FROM invites WHERE user_id = $1 ORDER BY created_ts DESC, seq DESC`, bs(userID))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: invites of %s: %w", userID, err)
 	}
@@ -70,7 +70,7 @@ func (s *Store) Invites(ctx context.Context, userID string) ([]storage.Invite, e
 // RoomInvites returns the invites into a room, newest first.
 func (s *Store) RoomInvites(ctx context.Context, roomID string) ([]storage.Invite, error) {
 	invs, err := s.queryInvites(ctx,
-		`SELECT `+inviteCols+` FROM invites WHERE room_id = $1 ORDER BY created_ts DESC, seq DESC`, roomID)
+		`SELECT `+inviteCols+` FROM invites WHERE room_id = $1 ORDER BY created_ts DESC, seq DESC`, bs(roomID))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: invites into %s: %w", roomID, err)
 	}
@@ -91,7 +91,7 @@ func (s *Store) SetInviteState(ctx context.Context, roomID, userID, state string
 	return s.write(ctx, fmt.Sprintf("set invite state of %s to %s", userID, roomID), func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx,
 			`UPDATE invites SET state = $1, updated_ts = $2 WHERE room_id = $3 AND user_id = $4`,
-			state, ts, roomID, userID)
+			bs(state), ts, bs(roomID), bs(userID))
 		if err != nil {
 			return err
 		}

@@ -37,7 +37,7 @@ func (s *Store) AddSigningKey(ctx context.Context, key storage.SigningKey) error
 	return s.write(ctx, "add signing key "+key.KeyID, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx,
 			`INSERT INTO signing_keys (key_id, seed, created_ts, expired_ts) VALUES ($1, $2, $3, $4)`,
-			key.KeyID, blob(key.Seed), key.CreatedTS, key.ExpiredTS)
+			bs(key.KeyID), blob(key.Seed), key.CreatedTS, key.ExpiredTS)
 		return err
 	})
 }
@@ -46,7 +46,7 @@ func (s *Store) AddSigningKey(ctx context.Context, key storage.SigningKey) error
 // It returns an error matching storage.ErrNotFound for an unknown key.
 func (s *Store) ExpireSigningKey(ctx context.Context, keyID string, expiredTS int64) error {
 	return s.write(ctx, "expire signing key "+keyID, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE signing_keys SET expired_ts = $1 WHERE key_id = $2`, expiredTS, keyID)
+		tag, err := tx.Exec(ctx, `UPDATE signing_keys SET expired_ts = $1 WHERE key_id = $2`, expiredTS, bs(keyID))
 		if err != nil {
 			return err
 		}
@@ -59,7 +59,7 @@ func (s *Store) ExpireSigningKey(ctx context.Context, keyID string, expiredTS in
 func (s *Store) RemoteKeys(ctx context.Context, serverName string) ([]storage.RemoteKey, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT key_id, public_key, valid_until_ts, expired_ts, response
-		FROM remote_keys WHERE server_name = $1 ORDER BY key_id`, serverName)
+		FROM remote_keys WHERE server_name = $1 ORDER BY key_id`, bs(serverName))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: remote keys of %s: %w", serverName, err)
 	}
@@ -99,7 +99,7 @@ func (s *Store) StoreRemoteKeys(ctx context.Context, keys []storage.RemoteKey) e
 					expired_ts = excluded.expired_ts,
 					response = excluded.response
 				WHERE excluded.valid_until_ts >= remote_keys.valid_until_ts`,
-				k.ServerName, k.KeyID, blob(k.PublicKey), k.ValidUntilTS, k.ExpiredTS, blob(k.Response))
+				bs(k.ServerName), bs(k.KeyID), blob(k.PublicKey), k.ValidUntilTS, k.ExpiredTS, blob(k.Response))
 		}
 		br := tx.SendBatch(ctx, b)
 		for _, k := range ordered {

@@ -96,12 +96,14 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, steps []migration) (applie
 	return len(steps) - version, nil
 }
 
-// schemaV1 is the initial schema. Text columns use the "C" collation so
-// ORDER BY is byte order, as in storage/sqlite. The seq columns keep
-// insertion order for ties, as SQLite's rowid does.
+// schemaV1 is the initial schema. Every string the store is given is kept
+// as BYTEA (see bytes.go): any bytes, compared and ordered byte by byte, as
+// storage/sqlite keeps them. Only the store's own enums (status, kind) are
+// TEXT. The seq columns keep insertion order for ties, as SQLite's rowid
+// does.
 const schemaV1 = `
 CREATE TABLE signing_keys (
-	key_id     TEXT COLLATE "C" PRIMARY KEY,
+	key_id     BYTEA PRIMARY KEY,
 	seed       BYTEA NOT NULL,
 	created_ts BIGINT NOT NULL,
 	expired_ts BIGINT NOT NULL DEFAULT 0,
@@ -109,8 +111,8 @@ CREATE TABLE signing_keys (
 );
 
 CREATE TABLE remote_keys (
-	server_name    TEXT COLLATE "C" NOT NULL,
-	key_id         TEXT COLLATE "C" NOT NULL,
+	server_name    BYTEA NOT NULL,
+	key_id         BYTEA NOT NULL,
 	public_key     BYTEA NOT NULL,
 	valid_until_ts BIGINT NOT NULL,
 	expired_ts     BIGINT NOT NULL,
@@ -119,8 +121,8 @@ CREATE TABLE remote_keys (
 );
 
 CREATE TABLE rooms (
-	room_id          TEXT COLLATE "C" PRIMARY KEY,
-	version          TEXT COLLATE "C" NOT NULL,
+	room_id          BYTEA PRIMARY KEY,
+	version          BYTEA NOT NULL,
 	created_ts       BIGINT NOT NULL,
 	current_snapshot BIGINT NOT NULL DEFAULT 0,
 	seq              BIGINT GENERATED ALWAYS AS IDENTITY
@@ -133,18 +135,18 @@ CREATE INDEX rooms_by_age ON rooms (created_ts, seq);
 CREATE SEQUENCE events_stream_pos_seq AS BIGINT;
 
 CREATE TABLE events (
-	event_id         TEXT COLLATE "C" PRIMARY KEY,
+	event_id         BYTEA PRIMARY KEY,
 	stream_pos       BIGINT NOT NULL UNIQUE DEFAULT nextval('events_stream_pos_seq'),
-	room_id          TEXT COLLATE "C" NOT NULL REFERENCES rooms (room_id),
-	type             TEXT COLLATE "C" NOT NULL,
-	state_key        TEXT COLLATE "C",
-	sender           TEXT COLLATE "C" NOT NULL,
+	room_id          BYTEA NOT NULL REFERENCES rooms (room_id),
+	type             BYTEA NOT NULL,
+	state_key        BYTEA,
+	sender           BYTEA NOT NULL,
 	depth            BIGINT NOT NULL,
 	origin_server_ts BIGINT NOT NULL,
-	prev_events      TEXT[] COLLATE "C" NOT NULL, -- in order
+	prev_events      BYTEA[] NOT NULL, -- in order
 	json             BYTEA NOT NULL,
-	status           TEXT COLLATE "C" NOT NULL CHECK (status IN ('accepted', 'rejected', 'soft_failed', 'parked')),
-	reject_reason    TEXT NOT NULL,
+	status           TEXT NOT NULL CHECK (status IN ('accepted', 'rejected', 'soft_failed', 'parked')),
+	reject_reason    BYTEA NOT NULL,
 	state_before     BIGINT NOT NULL DEFAULT 0,
 	state_after      BIGINT NOT NULL DEFAULT 0
 );
@@ -157,37 +159,37 @@ CREATE INDEX events_room_stream ON events (room_id, stream_pos) WHERE status = '
 -- One row per (event, prev_event) so an event's stored children can be
 -- found when it arrives after them.
 CREATE TABLE event_edges (
-	event_id      TEXT COLLATE "C" NOT NULL REFERENCES events (event_id),
-	prev_event_id TEXT COLLATE "C" NOT NULL,
+	event_id      BYTEA NOT NULL REFERENCES events (event_id),
+	prev_event_id BYTEA NOT NULL,
 	PRIMARY KEY (event_id, prev_event_id)
 );
 
 CREATE INDEX event_edges_by_prev ON event_edges (prev_event_id);
 
 CREATE TABLE current_state (
-	room_id   TEXT COLLATE "C" NOT NULL REFERENCES rooms (room_id),
-	type      TEXT COLLATE "C" NOT NULL,
-	state_key TEXT COLLATE "C" NOT NULL,
-	event_id  TEXT COLLATE "C" NOT NULL REFERENCES events (event_id),
+	room_id   BYTEA NOT NULL REFERENCES rooms (room_id),
+	type      BYTEA NOT NULL,
+	state_key BYTEA NOT NULL,
+	event_id  BYTEA NOT NULL REFERENCES events (event_id),
 	PRIMARY KEY (room_id, type, state_key)
 );
 
 CREATE TABLE forward_extremities (
-	room_id  TEXT COLLATE "C" NOT NULL REFERENCES rooms (room_id),
-	event_id TEXT COLLATE "C" NOT NULL REFERENCES events (event_id),
+	room_id  BYTEA NOT NULL REFERENCES rooms (room_id),
+	event_id BYTEA NOT NULL REFERENCES events (event_id),
 	PRIMARY KEY (room_id, event_id)
 );
 
 CREATE TABLE invites (
-	room_id      TEXT COLLATE "C" NOT NULL,
-	user_id      TEXT COLLATE "C" NOT NULL,
-	inviter      TEXT COLLATE "C" NOT NULL,
-	direction    TEXT COLLATE "C" NOT NULL,
-	event_id     TEXT COLLATE "C" NOT NULL,
-	room_version TEXT COLLATE "C" NOT NULL,
+	room_id      BYTEA NOT NULL,
+	user_id      BYTEA NOT NULL,
+	inviter      BYTEA NOT NULL,
+	direction    BYTEA NOT NULL,
+	event_id     BYTEA NOT NULL,
+	room_version BYTEA NOT NULL,
 	event_json   BYTEA NOT NULL,
 	room_state   BYTEA NOT NULL,
-	state        TEXT COLLATE "C" NOT NULL,
+	state        BYTEA NOT NULL,
 	created_ts   BIGINT NOT NULL,
 	updated_ts   BIGINT NOT NULL,
 	seq          BIGINT GENERATED ALWAYS AS IDENTITY,
@@ -201,10 +203,10 @@ CREATE INDEX invites_by_room ON invites (room_id, created_ts, seq);
 -- outbound transaction. item_id never repeats, so it is queue order.
 CREATE TABLE outbound_queue (
 	item_id     BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-	destination TEXT COLLATE "C" NOT NULL,
-	kind        TEXT COLLATE "C" NOT NULL CHECK (kind IN ('pdu', 'edu')),
+	destination BYTEA NOT NULL,
+	kind        TEXT NOT NULL CHECK (kind IN ('pdu', 'edu')),
 	payload     BYTEA NOT NULL,
-	txn_id      TEXT COLLATE "C"
+	txn_id      BYTEA
 );
 
 CREATE INDEX outbound_queue_unsent ON outbound_queue (destination, kind, item_id) WHERE txn_id IS NULL;
@@ -212,8 +214,8 @@ CREATE INDEX outbound_queue_by_txn ON outbound_queue (destination, txn_id, item_
 
 -- The open (sent but not acknowledged) transaction of each destination.
 CREATE TABLE outbound_txns (
-	destination TEXT COLLATE "C" PRIMARY KEY,
-	txn_id      TEXT COLLATE "C" NOT NULL
+	destination BYTEA PRIMARY KEY,
+	txn_id      BYTEA NOT NULL
 );
 
 -- Room states, shared by every event with that state. A snapshot is
@@ -221,23 +223,23 @@ CREATE TABLE outbound_txns (
 -- the deltas down to the nearest full snapshot and stays bounded.
 CREATE TABLE state_snapshots (
 	snapshot_id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-	room_id     TEXT COLLATE "C" NOT NULL,
+	room_id     BYTEA NOT NULL,
 	parent_id   BIGINT REFERENCES state_snapshots (snapshot_id),
 	chain_len   INTEGER NOT NULL
 );
 
--- event_id '' in a delta removes the key.
+-- An empty event_id in a delta removes the key.
 CREATE TABLE state_snapshot_entries (
 	snapshot_id BIGINT NOT NULL REFERENCES state_snapshots (snapshot_id),
-	type        TEXT COLLATE "C" NOT NULL,
-	state_key   TEXT COLLATE "C" NOT NULL,
-	event_id    TEXT COLLATE "C" NOT NULL,
+	type        BYTEA NOT NULL,
+	state_key   BYTEA NOT NULL,
+	event_id    BYTEA NOT NULL,
 	PRIMARY KEY (snapshot_id, type, state_key)
 );
 
 CREATE TABLE inbound_txns (
-	origin      TEXT COLLATE "C" NOT NULL,
-	txn_id      TEXT COLLATE "C" NOT NULL,
+	origin      BYTEA NOT NULL,
+	txn_id      BYTEA NOT NULL,
 	response    BYTEA NOT NULL,
 	received_ts BIGINT NOT NULL,
 	PRIMARY KEY (origin, txn_id)
@@ -245,10 +247,10 @@ CREATE TABLE inbound_txns (
 
 -- One row per (room, user, receipt type), the newest receipt only.
 CREATE TABLE receipts (
-	room_id  TEXT COLLATE "C" NOT NULL,
-	user_id  TEXT COLLATE "C" NOT NULL,
-	type     TEXT COLLATE "C" NOT NULL,
-	event_id TEXT COLLATE "C" NOT NULL,
+	room_id  BYTEA NOT NULL,
+	user_id  BYTEA NOT NULL,
+	type     BYTEA NOT NULL,
+	event_id BYTEA NOT NULL,
 	ts       BIGINT NOT NULL,
 	PRIMARY KEY (room_id, user_id, type)
 );

@@ -39,6 +39,10 @@ type Store struct {
 // (ErrSchemaTooNew). The tables live in the first schema of the
 // connection's search_path, so one database can hold several stores in
 // different schemas.
+//
+// The store needs the server to describe its statements, so it refuses
+// default_query_exec_mode simple_protocol and exec; the default
+// (cache_statement), cache_describe and describe_exec all work.
 func Open(ctx context.Context, dsn string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
@@ -46,6 +50,22 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
 	where := fmt.Sprintf("database %s on %s:%d", cfg.ConnConfig.Database, cfg.ConnConfig.Host, cfg.ConnConfig.Port)
+	switch mode := cfg.ConnConfig.DefaultQueryExecMode; mode {
+	case pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeExec:
+		// Both pick parameter formats without asking the server, and would
+		// send strings to bytea columns as text (see bytes.go).
+		return nil, fmt.Errorf("postgres: open %s: default_query_exec_mode %s is not supported: "+
+			"use cache_statement (the default), cache_describe or describe_exec", where, mode)
+	}
+	after := cfg.AfterConnect
+	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
+		if after != nil {
+			if err := after(ctx, conn); err != nil {
+				return err
+			}
+		}
+		return registerTypes(ctx, conn)
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open %s: %w", where, err)

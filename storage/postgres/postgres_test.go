@@ -398,3 +398,43 @@ func TestSnapshotDeltaLastEntryWins(t *testing.T) {
 		t.Fatalf("empty snapshot: got %v, %v", got, err)
 	}
 }
+
+// TestOpenRefusesExecModesWithoutDescribe checks that Open refuses the
+// query exec modes that would send strings to bytea columns as text, and
+// that the modes that describe statements work.
+func TestOpenRefusesExecModesWithoutDescribe(t *testing.T) {
+	t.Parallel()
+	dsn := freshDB(t)
+	withMode := func(mode string) string {
+		u, err := url.Parse(dsn)
+		if err != nil || u.Scheme == "" {
+			return dsn + " default_query_exec_mode=" + mode
+		}
+		q := u.Query()
+		q.Set("default_query_exec_mode", mode)
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	for _, mode := range []string{"simple_protocol", "exec"} {
+		s, err := Open(t.Context(), withMode(mode))
+		if err == nil {
+			s.Close()
+			t.Fatalf("Open with default_query_exec_mode=%s: got no error", mode)
+		}
+		if !strings.Contains(err.Error(), "default_query_exec_mode") {
+			t.Fatalf("Open with %s: error %q does not say why", mode, err)
+		}
+	}
+	for _, mode := range []string{"cache_statement", "cache_describe", "describe_exec"} {
+		s := openDSN(t, withMode(mode))
+		sk := "k\x00\\x41"
+		if _, err := s.WriteRoom(t.Context(), storage.RoomWrite{Room: &storage.Room{RoomID: "!" + mode, Version: "10"},
+			Events: []storage.EventUpdate{{Event: storage.Event{EventID: "$" + mode, RoomID: "!" + mode, Type: "t", StateKey: &sk, JSON: []byte("{}")}, SetState: true}}}); err != nil {
+			t.Fatalf("%s: WriteRoom: %v", mode, err)
+		}
+		e, err := s.StateEvent(t.Context(), "!"+mode, "t", sk)
+		if err != nil || e.StateKey == nil || *e.StateKey != sk {
+			t.Fatalf("%s: StateEvent = %+v, %v", mode, e, err)
+		}
+	}
+}

@@ -18,7 +18,7 @@ func (s *Store) EnqueueEDU(ctx context.Context, destination string, edu []byte) 
 	return s.write(ctx, "enqueue EDU for "+destination, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx,
 			`INSERT INTO outbound_queue (destination, kind, payload) VALUES ($1, $2, $3)`,
-			destination, storage.KindEDU, blob(edu))
+			bs(destination), storage.KindEDU, blob(edu))
 		return err
 	})
 }
@@ -66,7 +66,7 @@ func (s *Store) NextTransaction(ctx context.Context, destination string, maxPDUs
 			return err
 		}
 		err := tx.QueryRow(ctx,
-			`SELECT txn_id FROM outbound_txns WHERE destination = $1`, destination).Scan(&txn.TxnID)
+			`SELECT txn_id FROM outbound_txns WHERE destination = $1`, bs(destination)).Scan(&txn.TxnID)
 		if errors.Is(err, pgx.ErrNoRows) {
 			txn.TxnID, err = openTransaction(ctx, tx, destination, maxPDUs, maxEDUs)
 		}
@@ -89,7 +89,7 @@ func openTransaction(ctx context.Context, tx pgx.Tx, destination string, maxPDUs
 	var first *int64
 	if err := tx.QueryRow(ctx, `
 		SELECT MIN(item_id) FROM outbound_queue WHERE destination = $1 AND txn_id IS NULL`,
-		destination).Scan(&first); err != nil {
+		bs(destination)).Scan(&first); err != nil {
 		return "", err
 	}
 	if first == nil {
@@ -111,7 +111,7 @@ func openTransaction(ctx context.Context, tx pgx.Tx, destination string, maxPDUs
 			SELECT item_id FROM outbound_queue
 			WHERE destination = $2 AND txn_id IS NULL AND kind = 'edu'
 			ORDER BY item_id LIMIT $4)`,
-		txnID, destination, maxPDUs, maxEDUs)
+		bs(txnID), bs(destination), maxPDUs, maxEDUs)
 	if err != nil {
 		return "", err
 	}
@@ -119,7 +119,7 @@ func openTransaction(ctx context.Context, tx pgx.Tx, destination string, maxPDUs
 		return "", err
 	}
 	if _, err := tx.Exec(ctx,
-		`INSERT INTO outbound_txns (destination, txn_id) VALUES ($1, $2)`, destination, txnID); err != nil {
+		`INSERT INTO outbound_txns (destination, txn_id) VALUES ($1, $2)`, bs(destination), bs(txnID)); err != nil {
 		return "", err
 	}
 	return txnID, nil
@@ -130,7 +130,7 @@ func openTransaction(ctx context.Context, tx pgx.Tx, destination string, maxPDUs
 func transactionItems(ctx context.Context, tx pgx.Tx, destination, txnID string) (pdus, edus [][]byte, err error) {
 	rows, err := tx.Query(ctx, `
 		SELECT kind, payload FROM outbound_queue
-		WHERE destination = $1 AND txn_id = $2 ORDER BY item_id`, destination, txnID)
+		WHERE destination = $1 AND txn_id = $2 ORDER BY item_id`, bs(destination), bs(txnID))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -163,11 +163,11 @@ func (s *Store) CompleteTransaction(ctx context.Context, destination, txnID stri
 			return err
 		}
 		if _, err := tx.Exec(ctx,
-			`DELETE FROM outbound_queue WHERE destination = $1 AND txn_id = $2`, destination, txnID); err != nil {
+			`DELETE FROM outbound_queue WHERE destination = $1 AND txn_id = $2`, bs(destination), bs(txnID)); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx,
-			`DELETE FROM outbound_txns WHERE destination = $1 AND txn_id = $2`, destination, txnID)
+			`DELETE FROM outbound_txns WHERE destination = $1 AND txn_id = $2`, bs(destination), bs(txnID))
 		return err
 	})
 }

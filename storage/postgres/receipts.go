@@ -22,7 +22,7 @@ func (s *Store) PutReceipt(ctx context.Context, r storage.Receipt) error {
 				event_id = excluded.event_id,
 				ts = excluded.ts
 			WHERE excluded.ts >= receipts.ts`,
-			r.RoomID, r.UserID, r.Type, r.EventID, r.TS)
+			bs(r.RoomID), bs(r.UserID), bs(r.Type), bs(r.EventID), r.TS)
 		return err
 	})
 }
@@ -31,10 +31,10 @@ func (s *Store) PutReceipt(ctx context.Context, r storage.Receipt) error {
 // room's receipts when eventID is empty), ordered by TS, user, type.
 func (s *Store) Receipts(ctx context.Context, roomID, eventID string) ([]storage.Receipt, error) {
 	q := `SELECT room_id, user_id, type, event_id, ts FROM receipts WHERE room_id = $1`
-	args := []any{roomID}
+	args := []any{bs(roomID)}
 	if eventID != "" {
 		q += ` AND event_id = $2`
-		args = append(args, eventID)
+		args = append(args, bs(eventID))
 	}
 	rows, err := s.pool.Query(ctx, q+` ORDER BY ts, user_id, type`, args...)
 	if err != nil {

@@ -14,7 +14,7 @@ import (
 func (s *Store) Room(ctx context.Context, roomID string) (storage.Room, error) {
 	r := storage.Room{RoomID: roomID}
 	err := s.pool.QueryRow(ctx,
-		`SELECT version, created_ts, current_snapshot FROM rooms WHERE room_id = $1`, roomID).Scan(&r.Version, &r.CreatedTS, &r.CurrentSnapshot)
+		`SELECT version, created_ts, current_snapshot FROM rooms WHERE room_id = $1`, bs(roomID)).Scan(&r.Version, &r.CreatedTS, &r.CurrentSnapshot)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return storage.Room{}, fmt.Errorf("postgres: room %s: %w", roomID, storage.ErrNotFound)
 	}
@@ -73,7 +73,7 @@ func (s *Store) WriteRoom(ctx context.Context, w storage.RoomWrite) ([]int64, er
 			if _, err := tx.Exec(ctx, `
 				INSERT INTO rooms (room_id, version, created_ts) VALUES ($1, $2, $3)
 				ON CONFLICT (room_id) DO NOTHING`,
-				w.Room.RoomID, w.Room.Version, w.Room.CreatedTS); err != nil {
+				bs(w.Room.RoomID), bs(w.Room.Version), w.Room.CreatedTS); err != nil {
 				return fmt.Errorf("room %s: %w", w.Room.RoomID, err)
 			}
 		}
@@ -108,7 +108,7 @@ func writeEvent(ctx context.Context, tx pgx.Tx, u storage.EventUpdate, rooms map
 		replace bool
 	)
 	err := tx.QueryRow(ctx, `SELECT stream_pos, status, state_before FROM events WHERE event_id = $1`,
-		e.EventID).Scan(&pos, &status, &before)
+		bs(e.EventID)).Scan(&pos, &status, &before)
 	switch {
 	case err == nil && (status == storage.StatusParked.String() || before == 0 && e.StateBefore != 0):
 		// A parked event judged again, or an outlier now placed in the room
@@ -124,7 +124,7 @@ func writeEvent(ctx context.Context, tx pgx.Tx, u storage.EventUpdate, rooms map
 
 	if !rooms[e.RoomID] {
 		var one int
-		err := tx.QueryRow(ctx, `SELECT 1 FROM rooms WHERE room_id = $1`, e.RoomID).Scan(&one)
+		err := tx.QueryRow(ctx, `SELECT 1 FROM rooms WHERE room_id = $1`, bs(e.RoomID)).Scan(&one)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return 0, notFound("room " + e.RoomID)
 		}
@@ -134,10 +134,9 @@ func writeEvent(ctx context.Context, tx pgx.Tx, u storage.EventUpdate, rooms map
 		rooms[e.RoomID] = true
 	}
 
-	prev := e.PrevEvents
-	if prev == nil {
-		prev = []string{}
-	}
+	// One argument list for both statements below.
+	args := []any{bs(e.EventID), bs(e.RoomID), bs(e.Type), bsp(e.StateKey), bs(e.Sender), e.Depth, e.OriginServerTS,
+		bss(e.PrevEvents), blob(e.JSON), e.Status.String(), bs(e.RejectReason), e.StateBefore, e.StateAfter}
 	if replace {
 		err = tx.QueryRow(ctx, `
 			UPDATE events SET stream_pos = nextval('events_stream_pos_seq'),
@@ -145,8 +144,7 @@ func writeEvent(ctx context.Context, tx pgx.Tx, u storage.EventUpdate, rooms map
 				prev_events = $8, json = $9, status = $10, reject_reason = $11, state_before = $12, state_after = $13
 			WHERE event_id = $1
 			RETURNING stream_pos`,
-			e.EventID, e.RoomID, e.Type, e.StateKey, e.Sender, e.Depth, e.OriginServerTS,
-			prev, blob(e.JSON), e.Status.String(), e.RejectReason, e.StateBefore, e.StateAfter).Scan(&pos)
+			args...).Scan(&pos)
 	} else {
 		// ON CONFLICT: a writer of another room (so not holding our lock)
 		// may store the same event ID at the same time. Then start over:
@@ -158,8 +156,7 @@ func writeEvent(ctx context.Context, tx pgx.Tx, u storage.EventUpdate, rooms map
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 			ON CONFLICT (event_id) DO NOTHING
 			RETURNING stream_pos`,
-			e.EventID, e.RoomID, e.Type, e.StateKey, e.Sender, e.Depth, e.OriginServerTS,
-			prev, blob(e.JSON), e.Status.String(), e.RejectReason, e.StateBefore, e.StateAfter).Scan(&pos)
+			args...).Scan(&pos)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return 0, errRetry
 		}
@@ -171,38 +168,38 @@ func writeEvent(ctx context.Context, tx pgx.Tx, u storage.EventUpdate, rooms map
 	// The rest of the event's rows go in one round trip.
 	b := &pgx.Batch{}
 	if replace {
-		b.Queue(`DELETE FROM event_edges WHERE event_id = $1`, e.EventID)
+		b.Queue(`DELETE FROM event_edges WHERE event_id = $1`, bs(e.EventID))
 	}
 	if len(e.PrevEvents) > 0 {
 		b.Queue(`
 			INSERT INTO event_edges (event_id, prev_event_id)
-			SELECT $1, p FROM unnest($2::text[]) AS p
-			ON CONFLICT DO NOTHING`, e.EventID, dedupe(e.PrevEvents))
+			SELECT $1::bytea, p FROM unnest($2::bytea[]) AS p
+			ON CONFLICT DO NOTHING`, bs(e.EventID), bss(dedupe(e.PrevEvents)))
 	}
 	if u.SetState && e.StateKey != nil && e.Status == storage.StatusAccepted {
 		b.Queue(`
 			INSERT INTO current_state (room_id, type, state_key, event_id) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (room_id, type, state_key) DO UPDATE SET event_id = excluded.event_id`,
-			e.RoomID, e.Type, *e.StateKey, e.EventID)
+			bs(e.RoomID), bs(e.Type), bs(*e.StateKey), bs(e.EventID))
 	}
 	if u.Extremity {
 		// The event's prev_events stop being forward extremities, and it
 		// becomes one unless a stored event lists it as a prev_event. The
 		// room lock makes every such event of the room visible here.
 		if len(e.PrevEvents) > 0 {
-			b.Queue(`DELETE FROM forward_extremities WHERE room_id = $1 AND event_id = ANY($2::text[])`,
-				e.RoomID, e.PrevEvents)
+			b.Queue(`DELETE FROM forward_extremities WHERE room_id = $1 AND event_id = ANY($2::bytea[])`,
+				bs(e.RoomID), bss(e.PrevEvents))
 		}
 		b.Queue(`
 			INSERT INTO forward_extremities (room_id, event_id)
-			SELECT $1, $2 WHERE NOT EXISTS (SELECT 1 FROM event_edges WHERE prev_event_id = $2)
-			ON CONFLICT DO NOTHING`, e.RoomID, e.EventID)
+			SELECT $1::bytea, $2::bytea WHERE NOT EXISTS (SELECT 1 FROM event_edges WHERE prev_event_id = $2::bytea)
+			ON CONFLICT DO NOTHING`, bs(e.RoomID), bs(e.EventID))
 	}
 	if dests := dedupe(u.Destinations); len(dests) > 0 {
 		b.Queue(`
 			INSERT INTO outbound_queue (destination, kind, payload)
-			SELECT d, 'pdu', $2 FROM unnest($1::text[]) AS d`,
-			dests, blob(e.JSON))
+			SELECT d, 'pdu', $2::bytea FROM unnest($1::bytea[]) AS d`,
+			bss(dests), blob(e.JSON))
 	}
 	if b.Len() == 0 {
 		return pos, nil
@@ -232,13 +229,13 @@ func applyRoomState(ctx context.Context, tx pgx.Tx, w storage.RoomWrite) error {
 	for _, d := range w.StateDelta {
 		if d.EventID == "" {
 			b.Queue(`DELETE FROM current_state WHERE room_id = $1 AND type = $2 AND state_key = $3`,
-				roomID, d.Type, d.StateKey)
+				bs(roomID), bs(d.Type), bs(d.StateKey))
 			continue
 		}
 		b.Queue(`
 			INSERT INTO current_state (room_id, type, state_key, event_id) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (room_id, type, state_key) DO UPDATE SET event_id = excluded.event_id`,
-			roomID, d.Type, d.StateKey, d.EventID)
+			bs(roomID), bs(d.Type), bs(d.StateKey), bs(d.EventID))
 	}
 	if b.Len() > 0 {
 		br := tx.SendBatch(ctx, b)
@@ -253,7 +250,7 @@ func applyRoomState(ctx context.Context, tx pgx.Tx, w storage.RoomWrite) error {
 		}
 	}
 	if w.CurrentSnapshot != 0 {
-		tag, err := tx.Exec(ctx, `UPDATE rooms SET current_snapshot = $1 WHERE room_id = $2`, w.CurrentSnapshot, roomID)
+		tag, err := tx.Exec(ctx, `UPDATE rooms SET current_snapshot = $1 WHERE room_id = $2`, w.CurrentSnapshot, bs(roomID))
 		if err != nil {
 			return fmt.Errorf("current snapshot: %w", err)
 		}

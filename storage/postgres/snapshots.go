@@ -71,21 +71,21 @@ func (s *Store) WriteSnapshot(ctx context.Context, roomID string, parent int64, 
 		}
 		if err := tx.QueryRow(ctx, `
 			INSERT INTO state_snapshots (room_id, parent_id, chain_len) VALUES ($1, $2, $3)
-			RETURNING snapshot_id`, roomID, parentID, chain).Scan(&id); err != nil {
+			RETURNING snapshot_id`, bs(roomID), parentID, chain).Scan(&id); err != nil {
 			return err
 		}
 		if len(entries) == 0 {
 			return nil
 		}
-		types := make([]string, len(entries))
-		keys := make([]string, len(entries))
-		events := make([]string, len(entries))
+		types := make([]bs, len(entries))
+		keys := make([]bs, len(entries))
+		events := make([]bs, len(entries))
 		for i, e := range entries {
-			types[i], keys[i], events[i] = e.Type, e.StateKey, e.EventID
+			types[i], keys[i], events[i] = bs(e.Type), bs(e.StateKey), bs(e.EventID)
 		}
 		_, err := tx.Exec(ctx, `
 			INSERT INTO state_snapshot_entries (snapshot_id, type, state_key, event_id)
-			SELECT $1, t, k, e FROM unnest($2::text[], $3::text[], $4::text[]) AS u(t, k, e)`,
+			SELECT $1::bigint, t, k, e FROM unnest($2::bytea[], $3::bytea[], $4::bytea[]) AS u(t, k, e)`,
 			id, types, keys, events)
 		return err
 	})
