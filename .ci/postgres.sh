@@ -4,13 +4,15 @@
 #
 #   export HS_POSTGRES_DSN='postgres://hs:hs@127.0.0.1:5432/hs?sslmode=disable'
 #
-# Use it from another script as
+# From another script under `set -e`, give it a file to write the line to
+# (the first argument, or HS_POSTGRES_ENV_FILE) and source that file:
 #
-#   eval "$(bash .ci/postgres.sh)"
+#   bash .ci/postgres.sh /tmp/hs_postgres.env
+#   . /tmp/hs_postgres.env
 #
-# or give a file to write the line to (HS_POSTGRES_ENV_FILE=path, or the
-# first argument) and `source` that file. Everything else the script says
-# goes to stderr, so stdout carries only the export line.
+# (`eval "$(bash .ci/postgres.sh)"` works too, by hand, but a failure inside
+# $(...) does not stop a `set -e` script there.) Everything else the script
+# says goes to stderr, so stdout carries only the export line.
 #
 # Idempotent: it installs postgresql only when missing (Debian packages),
 # creates the newest installed cluster only if there is none, starts it only
