@@ -20,6 +20,8 @@ type room struct {
 	remote *csUser // the Dendrite user
 	local  string  // our user's local name
 	id     string
+	name   string // the room name its creator gave
+	topic  string
 }
 
 // figures are the timings of one scenario run.
@@ -127,7 +129,7 @@ func scenario1(t *testing.T, version string, workaround bool) (*room, figures) {
 	if m.V.Sender != bob.UserID {
 		t.Errorf("OnMembership join: sender %s, want %s", m.V.Sender, bob.UserID)
 	}
-	return &room{o: o, d: d, remote: bob, local: "alice", id: roomID}, f
+	return &room{o: o, d: d, remote: bob, local: "alice", id: roomID, name: name, topic: topic}, f
 }
 
 // scenario2 is issue 6's scenario 2 up to the join: a Dendrite user
@@ -141,9 +143,9 @@ func scenario2(t *testing.T, version string) (*room, figures) {
 	dave := d.register(t, "dave", false)
 	carol := o.userID("carol")
 	c := ctx(t)
-	name := "S2 room v" + version
+	name, topic := "S2 room v"+version, "from Dendrite "+randomString(4)
 
-	req := map[string]any{"preset": "private_chat", "name": name, "topic": "from Dendrite"}
+	req := map[string]any{"preset": "private_chat", "name": name, "topic": topic}
 	if version != "" {
 		req["room_version"] = version
 	}
@@ -193,7 +195,7 @@ func scenario2(t *testing.T, version string) (*room, figures) {
 	if err != nil || len(invs) != 1 || invs[0].State != "accepted" {
 		t.Errorf("Invites(carol) after accepting: %+v, %v; want one accepted", invs, err)
 	}
-	return &room{o: o, d: d, remote: dave, local: "carol", id: roomID}, f
+	return &room{o: o, d: d, remote: dave, local: "carol", id: roomID, name: name, topic: topic}, f
 }
 
 func check(ok bool, format string, args ...any) string {
@@ -277,7 +279,7 @@ func (r *room) messagesBothWays(t *testing.T) {
 }
 
 // checkDendriteState checks the room's current state on Dendrite: version,
-// creator, both members joined.
+// creator, both members joined, power levels, name and topic.
 func (r *room) checkDendriteState(t *testing.T, version, creator string, members ...string) {
 	t.Helper()
 	st, err := r.remote.state(r.id)
@@ -302,6 +304,12 @@ func (r *room) checkDendriteState(t *testing.T, version, creator string, members
 	}
 	if _, ok := findState(st, "m.room.power_levels", ""); !ok {
 		t.Errorf("Dendrite's /state has no m.room.power_levels")
+	}
+	if e, _ := findState(st, "m.room.name", ""); e.str("name") != r.name {
+		t.Errorf("Dendrite's m.room.name is %q, want %q", e.str("name"), r.name)
+	}
+	if e, _ := findState(st, "m.room.topic", ""); e.str("topic") != r.topic {
+		t.Errorf("Dendrite's m.room.topic is %q, want %q", e.str("topic"), r.topic)
 	}
 }
 
@@ -394,7 +402,7 @@ func TestFigures(t *testing.T) {
 	_, f2 := scenario2(t, "10")
 
 	lines := []string{
-		fmt.Sprintf("Dendrite %s, room version 10, loopback, one message at a time", DendriteVersion),
+		fmt.Sprintf("Dendrite %s, room version 10, loopback, one message at a time; our server reaches Dendrite through the test's recording proxy (one more loopback TLS hop)", DendriteVersion),
 		fmt.Sprintf("invite ours -> Dendrite: Invite() returned after %s; Dendrite's /sync showed it after %s", ms(f1.inviteCall), ms(f1.inviteSeen)),
 		fmt.Sprintf("invite Dendrite -> ours: /invite returned after %s; our OnInvite fired after %s", ms(f2.inviteCall), ms(f2.inviteSeen)),
 		fmt.Sprintf("join Dendrite user (POST /join) until our OnMembership: %s", ms(f1.joinSeen)),
