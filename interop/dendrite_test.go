@@ -63,6 +63,7 @@ type dendrite struct {
 	name    string // "localhost:PORT", its Matrix server name
 	port    int
 	url     string // https://127.0.0.1:PORT, for the client API
+	httpURL string // http://127.0.0.1:PORT2, plain HTTP (create-account's default client checks certificates)
 	secret  string // registration shared secret
 	logPath string
 	client  *http.Client
@@ -217,6 +218,7 @@ func (d *dendrite) start() error {
 	exited := make(chan struct{})
 	d.mu.Lock()
 	d.cmd, d.logFile, d.exited, d.exitErr = cmd, lf, exited, nil
+	d.httpURL = fmt.Sprintf("http://127.0.0.1:%d", httpPort)
 	d.mu.Unlock()
 	go func() {
 		err := cmd.Wait()
