@@ -95,6 +95,9 @@ func run(ctx context.Context, cfg Config) (a *App, err error) {
 	if a.name == "" {
 		a.name = a.ln.Addr().String()
 	}
+	if err := os.MkdirAll(filepath.Dir(cfg.DB), 0o755); err != nil {
+		return nil, err
+	}
 	cert, err := loadCertificate(cfg, a.name)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"testing"
+
+	homeserver "github.com/embedmatrix/homeserver"
+	"github.com/embedmatrix/homeserver/invites"
+	"github.com/embedmatrix/homeserver/powerlevels"
+	"github.com/matrix-org/gomatrix"
+)
+
+// What the library returns decides the answer's status and errcode.
+func TestErrorOf(t *testing.T) {
+	wrap := func(err error) error { return fmt.Errorf("homeserver: something: %w", err) }
+	cases := map[string]struct {
+		err     error
+		status  int
+		errcode string
+	}{
+		"banned":                {wrap(homeserver.ErrBanned), 403, "M_FORBIDDEN"},
+		"auth rules":            {wrap(homeserver.ErrForbidden), 403, "M_FORBIDDEN"},
+		"not the inviter":       {wrap(homeserver.ErrNotInviter), 403, "M_FORBIDDEN"},
+		"not joined":            {wrap(homeserver.ErrNotJoined), 403, "M_FORBIDDEN"},
+		"power levels":          {wrap(powerlevels.ErrNotAllowed), 403, "M_FORBIDDEN"},
+		"unknown room":          {wrap(homeserver.ErrUnknownRoom), 404, "M_NOT_FOUND"},
+		"unknown event":         {wrap(homeserver.ErrUnknownEvent), 404, "M_NOT_FOUND"},
+		"no pending invite":     {wrap(homeserver.ErrNotInvited), 404, "M_NOT_FOUND"},
+		"bad user ID":           {wrap(homeserver.ErrInvalidUserID), 400, "M_INVALID_PARAM"},
+		"not a command":         {wrap(invites.ErrNotACommand), 400, "M_INVALID_PARAM"},
+		"command usage":         {wrap(invites.ErrUsage), 400, "M_INVALID_PARAM"},
+		"unknown role":          {wrap(powerlevels.ErrUnknownRole), 400, "M_INVALID_PARAM"},
+		"unsupported room type": {homeserver.ErrUnsupportedRoomType, 400, "M_INVALID_PARAM"},
+		"room version":          {wrap(homeserver.ErrUnsupportedRoomVersion), 400, "M_UNSUPPORTED_ROOM_VERSION"},
+		"the other server refuses": {
+			wrap(gomatrix.HTTPError{Code: 403, Contents: []byte(`{"errcode":"M_FORBIDDEN","error":"no"}`)}), 403, "M_FORBIDDEN",
+		},
+		"the other server does not know the room": {
+			wrap(gomatrix.HTTPError{Code: 404, Contents: []byte(`{"errcode":"M_NOT_FOUND","error":"?"}`)}), 404, "M_NOT_FOUND",
+		},
+		"the other server fails": {
+			wrap(gomatrix.HTTPError{Code: 500, Contents: []byte(`{"errcode":"M_UNKNOWN","error":"oops"}`)}), 502, "M_UNKNOWN",
+		},
+		"the other server answers nonsense": {
+			wrap(gomatrix.HTTPError{Code: 400, Contents: []byte(`<html>`)}), 502, "M_UNKNOWN",
+		},
+		"the other server is down": {wrap(&net.OpError{Op: "dial", Err: errors.New("refused")}), 502, "M_UNKNOWN"},
+		"the other server is slow": {wrap(context.DeadlineExceeded), 502, "M_UNKNOWN"},
+		"anything else":            {errors.New("disk on fire"), 500, "M_UNKNOWN"},
+		"chatd's own":              {apiErr(409, "M_X", "x"), 409, "M_X"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			got := errorOf(c.err)
+			if got.Status != c.status || got.ErrCode != c.errcode || got.Message == "" {
+				t.Fatalf("got %d %s %q, want %d %s", got.Status, got.ErrCode, got.Message, c.status, c.errcode)
+			}
+		})
+	}
+}
