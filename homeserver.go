@@ -242,3 +242,20 @@ func (s *Server) UserID(local string) (string, error) {
 }
 
 func now() time.Time { return time.Now() }
+
+// RotateSigningKey retires the server's current signing key in a store, as
+// of now. Call it while the Server is stopped: the next New generates a new
+// key and publishes the old one in old_verify_keys, so events signed with it
+// still verify.
+func RotateSigningKey(ctx context.Context, st storage.Store) error {
+	keys, err := st.SigningKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("homeserver: rotate signing key: %w", err)
+	}
+	for _, k := range keys {
+		if k.ExpiredTS == 0 {
+			return st.ExpireSigningKey(ctx, k.KeyID, time.Now().UnixMilli())
+		}
+	}
+	return fmt.Errorf("homeserver: rotate signing key: no current key")
+}
