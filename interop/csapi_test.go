@@ -7,6 +7,7 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -225,12 +226,14 @@ func findState(evs []event, typ, stateKey string) (event, bool) {
 
 // syncItem is one thing a /sync answer reported for a room.
 type syncItem struct {
-	Section string // "invite", "join" or "leave"
+	Section string // "invite", "join", "leave" or "ephemeral"
 	RoomID  string
 	// Event is a timeline event (join/leave), or for an invite the
 	// invite_state (in Invite).
 	Event  event
 	Invite []event
+	// Timeline is set for an event of a timeline (not a state section).
+	Timeline bool
 }
 
 // syncer long-polls /sync for one user and feeds what it sees.
@@ -287,8 +290,9 @@ type syncResponse struct {
 	NextBatch string `json:"next_batch"`
 	Rooms     struct {
 		Join map[string]struct {
-			State    struct{ Events []event } `json:"state"`
-			Timeline struct{ Events []event } `json:"timeline"`
+			State     struct{ Events []event } `json:"state"`
+			Timeline  struct{ Events []event } `json:"timeline"`
+			Ephemeral struct{ Events []event } `json:"ephemeral"`
 		} `json:"join"`
 		Invite map[string]struct {
 			InviteState struct{ Events []event } `json:"invite_state"`
@@ -309,12 +313,18 @@ func (s *syncer) ingest(res syncResponse) {
 			s.feed.add(syncItem{Section: "join", RoomID: id, Event: e})
 		}
 		for _, e := range r.Timeline.Events {
-			s.feed.add(syncItem{Section: "join", RoomID: id, Event: e})
+			s.feed.add(syncItem{Section: "join", RoomID: id, Event: e, Timeline: true})
+		}
+		for _, e := range r.Ephemeral.Events {
+			s.feed.add(syncItem{Section: "ephemeral", RoomID: id, Event: e})
 		}
 	}
 	for id, r := range res.Rooms.Leave {
-		for _, e := range r.Timeline.Events {
+		for _, e := range r.State.Events {
 			s.feed.add(syncItem{Section: "leave", RoomID: id, Event: e})
+		}
+		for _, e := range r.Timeline.Events {
+			s.feed.add(syncItem{Section: "leave", RoomID: id, Event: e, Timeline: true})
 		}
 	}
 }
@@ -347,4 +357,107 @@ func isMembership(userID, membership string) func(event) bool {
 	return func(e event) bool {
 		return e.Type == "m.room.member" && e.stateKey() == userID && e.str("membership") == membership
 	}
+}
+
+func roomPath(roomID string, rest ...string) string {
+	p := "/_matrix/client/v3/rooms/" + url.PathEscape(roomID)
+	for _, r := range rest {
+		p += "/" + url.PathEscape(r)
+	}
+	return p
+}
+
+// putState sends a state event and returns its ID.
+func (u *csUser) putState(roomID, typ, stateKey string, content any) (string, error) {
+	var res struct {
+		EventID string `json:"event_id"`
+	}
+	p := roomPath(roomID, "state", typ)
+	if stateKey != "" {
+		p += "/" + url.PathEscape(stateKey)
+	} else {
+		p += "/"
+	}
+	err := u.do("PUT", p, content, &res)
+	return res.EventID, err
+}
+
+// stateContent reads one current state event's content.
+func (u *csUser) stateContent(roomID, typ, stateKey string) (json.RawMessage, error) {
+	var raw json.RawMessage
+	p := roomPath(roomID, "state", typ)
+	if stateKey != "" {
+		p += "/" + url.PathEscape(stateKey)
+	} else {
+		p += "/"
+	}
+	err := u.do("GET", p, nil, &raw)
+	return raw, err
+}
+
+// receipt posts an m.read receipt (POST /rooms/{roomId}/receipt/m.read/{eventId}).
+func (u *csUser) receipt(roomID, eventID string) error {
+	return u.do("POST", roomPath(roomID, "receipt", "m.read", eventID), map[string]any{}, nil)
+}
+
+// setTyping is PUT /rooms/{roomId}/typing/{userId}.
+func (u *csUser) setTyping(roomID string, typing bool) error {
+	body := map[string]any{"typing": typing}
+	if typing {
+		body["timeout"] = 30000
+	}
+	return u.do("PUT", roomPath(roomID, "typing", u.UserID), body, nil)
+}
+
+// membershipCall is POST /rooms/{roomId}/{ban|unban|kick} for userID.
+func (u *csUser) membershipCall(action, roomID, userID, reason string) error {
+	body := map[string]any{"user_id": userID}
+	if reason != "" {
+		body["reason"] = reason
+	}
+	return u.do("POST", roomPath(roomID, action), body, nil)
+}
+
+// leave is POST /rooms/{roomId}/leave.
+func (u *csUser) leave(roomID string) error {
+	return u.do("POST", roomPath(roomID, "leave"), map[string]any{}, nil)
+}
+
+// fullSync is one /sync without a since token (timeout 0): the user's
+// whole view now.
+func (u *csUser) fullSync() (syncResponse, error) {
+	var res syncResponse
+	err := u.do("GET", "/_matrix/client/v3/sync?timeout=0", nil, &res)
+	return res, err
+}
+
+// waitEphemeral waits until /sync shows an ephemeral event in a joined
+// room that matches pred.
+func (u *csUser) waitEphemeral(roomID string, pred func(event) bool) (stamped[syncItem], bool) {
+	return u.sync.feed.wait(waitTimeout, func(it syncItem) bool {
+		return it.Section == "ephemeral" && it.RoomID == roomID && pred(it.Event)
+	})
+}
+
+// waitLeaveSection waits until /sync lists the room under rooms.leave with
+// an event matching pred.
+func (u *csUser) waitLeaveSection(roomID string, timeout time.Duration, pred func(event) bool) (stamped[syncItem], bool) {
+	return u.sync.feed.wait(timeout, func(it syncItem) bool {
+		return it.Section == "leave" && it.RoomID == roomID && pred(it.Event)
+	})
+}
+
+// isState matches a state event of this type and state key.
+func isState(typ, stateKey string) func(event) bool {
+	return func(e event) bool { return e.Type == typ && e.StateKey != nil && *e.StateKey == stateKey }
+}
+
+// csStatus returns the HTTP status of a client-server API error (0 if the
+// error is not one).
+func csStatus(err error) int {
+	var ce *csError
+	if errors.As(err, &ce) {
+		return ce.Status
+	}
+	return 0
 }

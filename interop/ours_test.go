@@ -28,10 +28,16 @@ type ours struct {
 	srv    *homeserver.Server
 	http   *http.Server
 
-	messages    *feed[homeserver.Message]
-	invites     *feed[homeserver.Invite]
-	memberships *feed[homeserver.Membership]
-	routes      map[string]string // server name -> address, ahead of discovery
+	messages     *feed[homeserver.Message]
+	invites      *feed[homeserver.Invite]
+	memberships  *feed[homeserver.Membership]
+	inviteStates *feed[homeserver.Invite]
+	names        *feed[homeserver.RoomChange]
+	topics       *feed[homeserver.RoomChange]
+	roles        *feed[homeserver.RoleChange]
+	receipts     *feed[homeserver.Receipt]
+	typing       *feed[homeserver.Typing]
+	routes       map[string]string // server name -> address, ahead of discovery
 }
 
 // ourOption configures startOurs.
@@ -68,10 +74,16 @@ func startOurs(t *testing.T, opts ...ourOption) *ours {
 	}
 	o := &ours{
 		t: t, name: ln.Addr().String(), dbPath: filepath.Join(dir, "ours.db"), ln: ln, cert: cert,
-		messages:    newFeed[homeserver.Message](),
-		invites:     newFeed[homeserver.Invite](),
-		memberships: newFeed[homeserver.Membership](),
-		routes:      map[string]string{},
+		messages:     newFeed[homeserver.Message](),
+		invites:      newFeed[homeserver.Invite](),
+		memberships:  newFeed[homeserver.Membership](),
+		inviteStates: newFeed[homeserver.Invite](),
+		names:        newFeed[homeserver.RoomChange](),
+		topics:       newFeed[homeserver.RoomChange](),
+		roles:        newFeed[homeserver.RoleChange](),
+		receipts:     newFeed[homeserver.Receipt](),
+		typing:       newFeed[homeserver.Typing](),
+		routes:       map[string]string{},
 	}
 	for _, opt := range opts {
 		opt(o)
@@ -103,9 +115,15 @@ func (o *ours) start() {
 		},
 		Logger: logger,
 		Hooks: homeserver.Hooks{
-			OnMessage:    func(_ context.Context, m homeserver.Message) { o.messages.add(m) },
-			OnInvite:     func(_ context.Context, i homeserver.Invite) { o.invites.add(i) },
-			OnMembership: func(_ context.Context, m homeserver.Membership) { o.memberships.add(m) },
+			OnMessage:     func(_ context.Context, m homeserver.Message) { o.messages.add(m) },
+			OnInvite:      func(_ context.Context, i homeserver.Invite) { o.invites.add(i) },
+			OnMembership:  func(_ context.Context, m homeserver.Membership) { o.memberships.add(m) },
+			OnInviteState: func(_ context.Context, i homeserver.Invite) { o.inviteStates.add(i) },
+			OnRoomName:    func(_ context.Context, c homeserver.RoomChange) { o.names.add(c) },
+			OnRoomTopic:   func(_ context.Context, c homeserver.RoomChange) { o.topics.add(c) },
+			OnRoleChange:  func(_ context.Context, c homeserver.RoleChange) { o.roles.add(c) },
+			OnReceipt:     func(_ context.Context, r homeserver.Receipt) { o.receipts.add(r) },
+			OnTyping:      func(_ context.Context, ty homeserver.Typing) { o.typing.add(ty) },
 		},
 	})
 	if err != nil {

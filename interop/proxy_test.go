@@ -19,9 +19,7 @@ import (
 // (our Config.Resolve points Dendrite's server name at it). It forwards
 // every request unchanged, Host header included, and records each one with
 // Dendrite's answer, so a test can assert what was delivered and
-// acknowledged. A drop function may answer a /send transaction itself
-// instead of forwarding it (a body cannot be edited: the X-Matrix
-// signature covers it).
+// acknowledged.
 type fedProxy struct {
 	t      *testing.T
 	target *url.URL
@@ -30,8 +28,6 @@ type fedProxy struct {
 
 	mu      sync.Mutex
 	records []fedRecord
-	drop    func(txn fedTxn) bool
-	dropped []fedTxn
 }
 
 // fedRecord is one request our server sent to Dendrite.
@@ -89,32 +85,6 @@ func (p *fedProxy) handler(next http.Handler) http.Handler {
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		rec := fedRecord{At: time.Now(), Method: r.Method, Path: r.URL.Path, Body: body}
-
-		if txn, ok := parseTxn(r.Method, r.URL.Path, body); ok {
-			p.mu.Lock()
-			f := p.drop
-			p.mu.Unlock()
-			drop := f != nil && f(txn)
-			if drop {
-				p.mu.Lock()
-				p.dropped = append(p.dropped, txn)
-				p.mu.Unlock()
-			}
-			if drop {
-				res := map[string]any{}
-				for _, pdu := range txn.PDUs {
-					if id, _ := pdu["event_id"].(string); id != "" {
-						res[id] = map[string]any{}
-					}
-				}
-				out, _ := json.Marshal(map[string]any{"pdus": res})
-				w.Header().Set("Content-Type", "application/json")
-				_, _ = w.Write(out)
-				rec.Status, rec.Response = -http.StatusOK, out // negative: answered by the proxy
-				p.add(rec)
-				return
-			}
-		}
 		cw := &captureWriter{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(cw, r)
 		rec.Status, rec.Response = cw.status, cw.buf.Bytes()
@@ -126,20 +96,6 @@ func (p *fedProxy) add(rec fedRecord) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.records = append(p.records, rec)
-}
-
-// setDrop installs (or with nil removes) the drop function.
-func (p *fedProxy) setDrop(f func(fedTxn) bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.drop = f
-}
-
-// droppedTxns returns the transactions answered by the proxy.
-func (p *fedProxy) droppedTxns() []fedTxn {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]fedTxn(nil), p.dropped...)
 }
 
 // all returns the records so far.
@@ -185,4 +141,55 @@ func (c *captureWriter) WriteHeader(code int) {
 func (c *captureWriter) Write(b []byte) (int, error) {
 	c.buf.Write(b)
 	return c.ResponseWriter.Write(b)
+}
+
+// delivery is a /send transaction that carried one given event, with what
+// the destination answered for it.
+type delivery struct {
+	Record fedRecord
+	PDU    map[string]any // the PDU in the body
+	// Result is the destination's answer for the event in the "pdus" map of
+	// its response ("" absent from it; "{}" success; otherwise the error).
+	Result string
+	Listed bool // the response lists the event
+}
+
+// deliveries returns the /send transactions to Dendrite whose answer
+// lists eventID, or whose body holds a
+// PDU matching match. A v3+ PDU carries no event_id: the destination's
+// answer, keyed by the ID it computed, names it.
+func (p *fedProxy) deliveries(eventID string, match func(map[string]any) bool) []delivery {
+	var out []delivery
+	for _, r := range p.all() {
+		txn, ok := parseTxn(r.Method, r.Path, r.Body)
+		if !ok {
+			continue
+		}
+		var res struct {
+			PDUs map[string]json.RawMessage `json:"pdus"`
+		}
+		_ = json.Unmarshal(r.Response, &res)
+		result, listed := res.PDUs[eventID]
+		var pdu map[string]any
+		for _, x := range txn.PDUs {
+			if match != nil && match(x) {
+				pdu = x
+			}
+		}
+		if listed || pdu != nil {
+			out = append(out, delivery{Record: r, PDU: pdu, Result: string(result), Listed: listed})
+		}
+	}
+	return out
+}
+
+// sendRecords returns the forwarded PUT /send records.
+func (p *fedProxy) sendRecords() []fedRecord {
+	var out []fedRecord
+	for _, r := range p.all() {
+		if _, ok := parseTxn(r.Method, r.Path, r.Body); ok {
+			out = append(out, r)
+		}
+	}
+	return out
 }

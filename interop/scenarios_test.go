@@ -17,11 +17,14 @@ import (
 type room struct {
 	o      *ours
 	d      *dendrite
-	remote *csUser // the Dendrite user
-	local  string  // our user's local name
+	p      *fedProxy // between our server and Dendrite (nil when direct)
+	remote *csUser   // the Dendrite user
+	local  string    // our user's local name
 	id     string
 	name   string // the room name its creator gave
 	topic  string
+	// joinRule is the join rule our creator gave ("" for Dendrite's rooms).
+	joinRule string
 }
 
 // figures are the timings of one scenario run.
@@ -31,35 +34,19 @@ type figures struct {
 	joinSeen   time.Duration // join call start until the other side saw the join
 }
 
-// scenario1 is issue 6's scenario 1 up to the join: our alice creates a
-// channel and invites a Dendrite user, who sees the invite with its room
-// state in /sync and accepts; our host sees the join.
-//
-// Our server reaches Dendrite through a recording proxy. With workaround,
-// the proxy answers (instead of forwarding) a /send transaction that holds
-// nothing but the invite PDU for the invitee: the PDU our server sends to
-// the invitee's server after the co-signed v2 invite, which breaks the room
-// on Dendrite v0.15.2 (TestKnownBug_DendriteBreaksRoomOnInvitePDUBySend).
-func scenario1(t *testing.T, version string, workaround bool) (*room, figures) {
+// env is our server and the shared Dendrite, our server reaching Dendrite
+// through a recording proxy.
+type env struct {
+	d *dendrite
+	p *fedProxy
+	o *ours
+}
+
+func newEnv(t *testing.T) *env {
 	t.Helper()
-	var f figures
 	d := sharedDendrite(t)
 	p := startFedProxy(t, d)
 	o := startOurs(t, withRoute(d.name, p.addr))
-	bob := d.register(t, "bob", false)
-	alice := o.userID("alice")
-	if workaround {
-		p.setDrop(func(txn fedTxn) bool {
-			return len(txn.PDUs) == 1 && pduIs(txn.PDUs[0], bob.UserID, "invite")
-		})
-		t.Cleanup(func() {
-			if n := len(p.droppedTxns()); n > 0 {
-				t.Logf("WORKAROUND for TestKnownBug_DendriteBreaksRoomOnInvitePDUBySend: the proxy answered %d /send transaction(s) holding only the invite PDU for %s instead of forwarding them to Dendrite", n, bob.UserID)
-			} else {
-				t.Logf("workaround not needed: our server sent no /send transaction holding only the invite PDU for %s", bob.UserID)
-			}
-		})
-	}
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, r := range p.all() {
@@ -67,41 +54,102 @@ func scenario1(t *testing.T, version string, workaround bool) (*room, figures) {
 			}
 		}
 	})
-	c := ctx(t)
-	name, topic := "S1 channel v"+version, "interop topic "+randomString(4)
+	return &env{d: d, p: p, o: o}
+}
 
-	roomID, err := o.srv.CreateRoom(c, homeserver.CreateRoomRequest{Creator: "alice", Name: name, Topic: topic, Version: version})
+// ourChannel has our alice create an invite-only (or public) channel
+// with a name and topic.
+func (e *env) ourChannel(t *testing.T, version string, public bool) *room {
+	t.Helper()
+	name, topic := "channel v"+versionOrDefault(version)+" "+randomString(4), "interop topic "+randomString(4)
+	roomID, err := e.o.srv.CreateRoom(ctx(t), homeserver.CreateRoomRequest{Creator: "alice", Name: name, Topic: topic, Version: version, Public: public})
 	if err != nil {
 		t.Fatalf("our CreateRoom v%s: %v", version, err)
 	}
-	t.Logf("our %s created %s (room version %s)", alice, roomID, version)
+	t.Logf("our %s created %s (room version %s, public %t)", e.o.userID("alice"), roomID, versionOrDefault(version), public)
+	jr := "invite"
+	if public {
+		jr = "public"
+	}
+	return &room{o: e.o, d: e.d, p: e.p, local: "alice", id: roomID, name: name, topic: topic, joinRule: jr}
+}
 
+// inviteRemote has our alice invite a Dendrite user and waits until that
+// user's /sync shows the invite; it returns what /sync showed.
+func (r *room) inviteRemote(t *testing.T, u *csUser, f *figures) stamped[syncItem] {
+	t.Helper()
 	start := time.Now()
-	if err := o.srv.Invite(c, roomID, "alice", bob.UserID); err != nil {
-		t.Fatalf("our Invite of Dendrite user %s: %v", bob.UserID, err)
+	if err := r.o.srv.Invite(ctx(t), r.id, r.local, u.UserID); err != nil {
+		t.Fatalf("our Invite of Dendrite user %s: %v", u.UserID, err)
 	}
-	f.inviteCall = time.Since(start)
-	inv, ok := bob.waitInvite(roomID)
+	call := time.Since(start)
+	inv, ok := u.waitInvite(r.id)
 	if !ok {
-		t.Fatalf("Dendrite user %s did not see the invite to %s in /sync within %s (%s)", bob.UserID, roomID, waitTimeout, bob.sync.status())
+		t.Fatalf("Dendrite user %s did not see the invite to %s in /sync within %s (%s)", u.UserID, r.id, waitTimeout, u.sync.status())
 	}
-	f.inviteSeen = inv.At.Sub(start)
-	t.Logf("invite: Invite() took %s; Dendrite's /sync showed it %s after the call started", ms(f.inviteCall), ms(f.inviteSeen))
+	t.Logf("invite: Invite() took %s; Dendrite's /sync showed it %s after the call started", ms(call), ms(inv.At.Sub(start)))
+	if f != nil {
+		f.inviteCall, f.inviteSeen = call, inv.At.Sub(start)
+	}
+	return inv
+}
 
-	// The invite's room state, as Dendrite shows it to the invitee.
-	st := inv.V.Invite
+// remoteJoins has the Dendrite user join (POST /join) and waits for our
+// OnMembership; it returns the time until our host saw it.
+func (r *room) remoteJoins(t *testing.T, u *csUser) time.Duration {
+	t.Helper()
+	start := time.Now()
+	if err := u.join(r.id); err != nil {
+		t.Fatalf("Dendrite user %s could not join (POST /join/%s): %v", u.UserID, r.id, err)
+	}
+	m, ok := r.o.waitMembership(r.id, u.UserID, "join")
+	if !ok {
+		t.Fatalf("our host did not see %s's join via Hooks.OnMembership within %s", u.UserID, waitTimeout)
+	}
+	if m.V.Sender != u.UserID {
+		t.Errorf("OnMembership join: sender %s, want %s", m.V.Sender, u.UserID)
+	}
+	return m.At.Sub(start)
+}
+
+// scenario1 is issue 6's scenario 1 up to the join: our alice creates a
+// channel and invites a Dendrite user, who sees the invite with its room
+// state in /sync and accepts; our host sees the join. Our server reaches
+// Dendrite through the recording proxy.
+func scenario1(t *testing.T, version string) (*room, figures) {
+	t.Helper()
+	var f figures
+	e := newEnv(t)
+	bob := e.d.register(t, "bob", false)
+	r := e.ourChannel(t, version, false)
+	r.remote = bob
+	inv := r.inviteRemote(t, bob, &f)
+	r.checkInviteState(t, inv.V.Invite, bob.UserID)
+	f.joinSeen = r.remoteJoins(t, bob)
+	t.Logf("join: our OnMembership saw %s join %s after POST /join started", bob.UserID, ms(f.joinSeen))
+	return r, f
+}
+
+// checkInviteState checks the invite's room state as Dendrite shows it
+// to the invitee.
+func (r *room) checkInviteState(t *testing.T, st []event, invitee string) {
+	t.Helper()
+	alice := r.o.userID(r.local)
+	name, topic := r.name, r.topic
 	t.Logf("invite_state in Dendrite's /sync: %v", st)
 	wantState := map[[2]string]func(event) string{
-		{"m.room.create", ""}:     func(e event) string { return check(e.Sender == alice, "sender %s, want %s", e.Sender, alice) },
-		{"m.room.join_rules", ""}: func(e event) string { return check(e.str("join_rule") == "invite", "join_rule %q", e.str("join_rule")) },
-		{"m.room.name", ""}:       func(e event) string { return check(e.str("name") == name, "name %q, want %q", e.str("name"), name) },
+		{"m.room.create", ""}: func(e event) string { return check(e.Sender == alice, "sender %s, want %s", e.Sender, alice) },
+		{"m.room.join_rules", ""}: func(e event) string {
+			return check(e.str("join_rule") == r.joinRule, "join_rule %q, want %q", e.str("join_rule"), r.joinRule)
+		},
+		{"m.room.name", ""}: func(e event) string { return check(e.str("name") == name, "name %q, want %q", e.str("name"), name) },
 		{"m.room.topic", ""}: func(e event) string {
 			return check(e.str("topic") == topic, "topic %q, want %q", e.str("topic"), topic)
 		},
 		{"m.room.member", alice}: func(e event) string {
 			return check(e.str("membership") == "join", "membership %q", e.str("membership"))
 		},
-		{"m.room.member", bob.UserID}: func(e event) string {
+		{"m.room.member", invitee}: func(e event) string {
 			return check(e.str("membership") == "invite" && e.Sender == alice, "membership %q from %s", e.str("membership"), e.Sender)
 		},
 	}
@@ -115,21 +163,6 @@ func scenario1(t *testing.T, version string, workaround bool) (*room, figures) {
 			t.Errorf("invite_state %s[%s]: %s", k[0], k[1], msg)
 		}
 	}
-
-	start = time.Now()
-	if err := bob.join(roomID); err != nil {
-		t.Fatalf("Dendrite user %s could not accept (POST /join/%s): %v", bob.UserID, roomID, err)
-	}
-	m, ok := o.waitMembership(roomID, bob.UserID, "join")
-	if !ok {
-		t.Fatalf("our host did not see %s's join via Hooks.OnMembership within %s", bob.UserID, waitTimeout)
-	}
-	f.joinSeen = m.At.Sub(start)
-	t.Logf("join: our OnMembership saw %s join %s after POST /join started", bob.UserID, ms(f.joinSeen))
-	if m.V.Sender != bob.UserID {
-		t.Errorf("OnMembership join: sender %s, want %s", m.V.Sender, bob.UserID)
-	}
-	return &room{o: o, d: d, remote: bob, local: "alice", id: roomID, name: name, topic: topic}, f
 }
 
 // scenario2 is issue 6's scenario 2 up to the join: a Dendrite user
@@ -355,7 +388,7 @@ func TestScenario01_OurInviteDendriteAccepts(t *testing.T) {
 }
 
 func runScenario1(t *testing.T, version string) {
-	r, _ := scenario1(t, version, true)
+	r, _ := scenario1(t, version)
 	r.messagesBothWays(t)
 	r.checkDendriteState(t, versionOrDefault(version), r.o.userID("alice"), r.o.userID("alice"), r.remote.UserID)
 	r.checkPowerLevels(t, versionOrDefault(version), r.o.userID("alice"))
@@ -391,7 +424,7 @@ func TestScenario11_RoomVersions(t *testing.T) {
 // median of 20 messages, sent one at a time). Room version 10.
 func TestFigures(t *testing.T) {
 	const n = 20
-	r1, f1 := scenario1(t, "10", true)
+	r1, f1 := scenario1(t, "10")
 	var out, in []time.Duration
 	for i := range n {
 		out = append(out, r1.ourToDendrite(t, fmt.Sprintf("latency out %d %s", i, randomString(4))))
@@ -419,29 +452,31 @@ func TestFigures(t *testing.T) {
 	}
 }
 
-// TestKnownBug_DendriteBreaksRoomOnInvitePDUBySend is scenario 1 without
-// the proxy's workaround. After the co-signed invite
-// (PUT /_matrix/federation/v2/invite), our server also sends the invite
-// PDU to the invitee's server in a /send transaction (rooms.destinationsFor
-// adds the target's server of every membership event). The spec asks only
-// that the signed invite be sent "to all of the servers in the room"
+// TestRegression_NoInvitePDUBySend is scenario 1 (room versions 10 and
+// 12) with a check that our server never sends the invite PDU to the
+// invitee's server in a /send transaction. It used to (rooms.destinationsFor
+// added the target's server of every membership event), and Dendrite
+// v0.15.2 acknowledged that transaction, processed the PDU as a new event of
+// a room it was not in, and broke the room: the Dendrite user's join
+// soft-failed ("eventauth: create event has different roomID") and every
+// later event was rejected ("room ... does not exist"), so our messages
+// never reached the Dendrite user. The spec has the inviting server send
+// the co-signed invite only "to all of the servers in the room"
 // (server-server API, PUT /_matrix/federation/v2/invite), which the
-// invitee's server is not yet. Dendrite v0.15.2 acknowledges that
-// transaction ({"pdus":{"$invite":{}}}), then processes the PDU
-// asynchronously as a new event of a room it is not in: it fetches the
-// room's earlier events from us (/get_missing_events), stores them as
-// rejected ("room ... does not exist"), and after its user joins
-// (make_join/send_join succeed), the join soft-fails ("eventauth: create
-// event has different roomID") and every later event of the room is
-// rejected ("room ... does not exist"), though Dendrite acknowledges each
-// transaction with an empty result: our messages never reach the Dendrite
-// user. Fails every time against the library as of this test; with the
-// proxy suppressing that one transaction, the same scenario passes.
-// Skipped unless INTEROP_KNOWN_BUGS=1.
-func TestKnownBug_DendriteBreaksRoomOnInvitePDUBySend(t *testing.T) {
-	if os.Getenv("INTEROP_KNOWN_BUGS") != "1" {
-		t.Skip("known bug: Dendrite v0.15.2 breaks the room when our server also sends the co-signed invite PDU to the invitee's server by /send (messages never reach the Dendrite user); set INTEROP_KNOWN_BUGS=1 to run")
+// invitee's server is not yet.
+func TestRegression_NoInvitePDUBySend(t *testing.T) {
+	for _, v := range []string{"10", "12"} {
+		t.Run("v"+v, func(t *testing.T) {
+			r, _ := scenario1(t, v)
+			invs, err := r.o.srv.RoomInvites(ctx(t), r.id)
+			if err != nil || len(invs) != 1 {
+				t.Fatalf("RoomInvites: %+v, %v; want the one invite", invs, err)
+			}
+			ds := r.p.deliveries(invs[0].EventID, func(pdu map[string]any) bool { return pduIs(pdu, r.remote.UserID, "invite") })
+			for _, d := range ds {
+				t.Errorf("our server sent the invite %s to Dendrite in /send %s (answered HTTP %d %s)", invs[0].EventID, d.Record.Path, d.Record.Status, d.Record.Response)
+			}
+			r.messagesBothWays(t)
+		})
 	}
-	r, _ := scenario1(t, "10", false)
-	r.messagesBothWays(t)
 }
