@@ -2,6 +2,7 @@ package interop
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -396,8 +397,8 @@ func runScenario1(t *testing.T, version string) {
 
 // TestScenario02_DendriteInvitesUs: a Dendrite user (Dendrite's default
 // room version) invites our user; our host sees it via Hooks.OnInvite and
-// accepts; messages go both ways. Not built: the second invite that we
-// reject (the library has no reject API yet).
+// accepts; messages go both ways. A second invite, into another room, is
+// rejected (RejectInvite), and Dendrite sees the leave.
 func TestScenario02_DendriteInvitesUs(t *testing.T) {
 	runScenario2(t, "")
 }
@@ -406,6 +407,71 @@ func runScenario2(t *testing.T, version string) {
 	r, _ := scenario2(t, version)
 	r.messagesBothWays(t)
 	r.checkDendriteState(t, versionOrDefault(version), r.remote.UserID, r.remote.UserID, r.o.userID("carol"))
+	t.Run("SecondInviteRejected", func(t *testing.T) { secondInviteRejected(t, r, version) })
+}
+
+// secondInviteRejected is the end of scenario 2: the Dendrite user invites
+// our carol into a second room; we reject it (RejectInvite: make_leave and
+// send_leave through Dendrite) and Dendrite's /sync shows carol's leave.
+func secondInviteRejected(t *testing.T, r *room, version string) {
+	dave, o, carol := r.remote, r.o, r.o.userID("carol")
+	c := ctx(t)
+	req := map[string]any{"preset": "private_chat", "name": "second " + randomString(4)}
+	if version != "" {
+		req["room_version"] = version
+	}
+	roomID, err := dave.createRoom(req)
+	if err != nil {
+		t.Fatalf("Dendrite createRoom: %v", err)
+	}
+	if err := dave.invite(roomID, carol); err != nil {
+		t.Fatalf("Dendrite could not invite our %s to %s: %v", carol, roomID, err)
+	}
+	if _, ok := o.waitInvite(roomID); !ok {
+		t.Fatalf("our OnInvite did not report the second invite (%s) within %s", roomID, waitTimeout)
+	}
+	start := time.Now()
+	if err := o.srv.RejectInvite(c, roomID, "carol"); err != nil {
+		t.Fatalf("our RejectInvite: %v", err)
+	}
+	call := time.Since(start)
+	leave, ok := dave.waitTimeline(roomID, isMembership(carol, "leave"))
+	if !ok {
+		t.Fatalf("Dendrite's /sync did not show %s's leave of %s within %s (%s)", carol, roomID, waitTimeout, dave.sync.status())
+	}
+	t.Logf("reject: RejectInvite took %s; Dendrite's /sync showed the leave %s after it started: %v", ms(call), ms(leave.At.Sub(start)), leave.V.Event)
+	if leave.V.Event.Sender != carol {
+		t.Errorf("Dendrite shows the leave sent by %s, want %s (a rejection is the invitee's own leave)", leave.V.Event.Sender, carol)
+	}
+	st, err := dave.state(roomID)
+	if err != nil {
+		t.Fatalf("Dendrite /state: %v", err)
+	}
+	if m, _ := findState(st, "m.room.member", carol); m.str("membership") != "leave" {
+		t.Errorf("Dendrite's /state: %s is %q, want leave", carol, m.str("membership"))
+	}
+	invs, err := o.srv.Invites(c, "carol")
+	if err != nil {
+		t.Fatalf("Invites(carol): %v", err)
+	}
+	found := false
+	for _, inv := range invs {
+		if inv.RoomID == roomID {
+			found = true
+			if inv.State != "rejected" {
+				t.Errorf("Invites(carol) shows the second invite %s, want rejected", inv.State)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("Invites(carol) lacks the second invite: %+v", invs)
+	}
+	if _, ok := o.inviteStates.wait(waitTimeout, func(i homeserver.Invite) bool { return i.RoomID == roomID && i.State == "rejected" }); !ok {
+		t.Errorf("OnInviteState did not report the second invite rejected")
+	}
+	if err := o.srv.AcceptInvite(c, roomID, "carol"); !errors.Is(err, homeserver.ErrNotInvited) {
+		t.Errorf("AcceptInvite after rejecting: %v, want ErrNotInvited", err)
+	}
 }
 
 // TestScenario11_RoomVersions runs scenarios 1 and 2 with the room version
