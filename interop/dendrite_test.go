@@ -418,3 +418,18 @@ func ctx(t *testing.T) context.Context {
 	t.Cleanup(cancel)
 	return c
 }
+
+// logGrep returns the log lines written after offset from that contain
+// substr (at most n of them).
+func (d *dendrite) logGrep(from int64, substr string, n int) []string {
+	var out []string
+	for _, l := range strings.Split(d.logTail(from, 100000), "\n") {
+		if strings.Contains(l, substr) {
+			out = append(out, l)
+			if len(out) == n {
+				break
+			}
+		}
+	}
+	return out
+}

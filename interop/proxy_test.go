@@ -193,3 +193,20 @@ func (p *fedProxy) sendRecords() []fedRecord {
 	}
 	return out
 }
+
+// waitDelivered waits until a /send to Dendrite answered HTTP 200 lists
+// eventID in its answer, and returns that delivery.
+func (p *fedProxy) waitDelivered(eventID string, match func(map[string]any) bool) (delivery, bool) {
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		for _, d := range p.deliveries(eventID, match) {
+			if d.Record.Status == http.StatusOK && d.Listed {
+				return d, true
+			}
+		}
+		if time.Now().After(deadline) {
+			return delivery{}, false
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
