@@ -39,15 +39,15 @@ func buildChatd(t *testing.T, dir string) string {
 	return bin
 }
 
-// startChatd runs chatd on a free loopback port; its log goes to
-// <dir>/<label>.log.
-func startChatd(t *testing.T, bin, dir, label, users string) *chatd {
+// startChatd runs chatd on a free loopback port with its files in work;
+// its log goes to <out>/<label>.log.
+func startChatd(t *testing.T, bin, work, out, label, users string) *chatd {
 	t.Helper()
-	logFile, err := os.Create(filepath.Join(dir, label+".log"))
+	logFile, err := os.Create(filepath.Join(out, label+".log"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "-listen", "127.0.0.1:0", "-db", filepath.Join(dir, label+".db"),
+	cmd := exec.Command(bin, "-listen", "127.0.0.1:0", "-db", filepath.Join(work, label, "chatd.db"),
 		"-users", users, "-insecure-skip-verify")
 	cmd.Stderr = logFile
 	stdout, err := cmd.StdoutPipe()
@@ -246,8 +246,8 @@ func TestDMInTheBrowser(t *testing.T) {
 	t.Logf("screenshots and chatd logs in %s", out)
 
 	bin := buildChatd(t, work)
-	a := startChatd(t, bin, out, "a", "alice,carol")
-	b := startChatd(t, bin, out, "b", "bob")
+	a := startChatd(t, bin, work, out, "a", "alice,carol")
+	b := startChatd(t, bin, work, out, "b", "bob")
 	alice, bob := "@alice:"+a.name, "@bob:"+b.name
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
