@@ -38,8 +38,8 @@ type request struct {
 // endpoint answers an API call with a status and a JSON body, or an error.
 type endpoint func(q *request) (int, any, error)
 
-// ok is the body of an answer that has nothing to say.
-var ok = struct{}{}
+// emptyBody, {}, answers calls that have nothing to return.
+var emptyBody = struct{}{}
 
 func (a *App) routes() http.Handler {
 	r := mux.NewRouter().UseEncodedPath()

@@ -104,7 +104,7 @@ func (a *App) postRead(q *request) (int, any, error) {
 	if body.EventID == "" {
 		return 0, nil, missing("event_id")
 	}
-	return http.StatusOK, ok, a.hs.MarkRead(q.ctx, q.room, q.name, body.EventID)
+	return http.StatusOK, emptyBody, a.hs.MarkRead(q.ctx, q.room, q.name, body.EventID)
 }
 
 // POST /api/rooms/{room}/typing
@@ -121,5 +121,5 @@ func (a *App) postTyping(q *request) (int, any, error) {
 	if err := a.mustBeJoined(q); err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, ok, a.hs.Typing(q.ctx, q.room, q.name, *body.Typing)
+	return http.StatusOK, emptyBody, a.hs.Typing(q.ctx, q.room, q.name, *body.Typing)
 }

@@ -319,7 +319,7 @@ func (a *App) postInvite(q *request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, ok, a.hs.Invite(q.ctx, q.room, q.name, body.User)
+	return http.StatusOK, emptyBody, a.hs.Invite(q.ctx, q.room, q.name, body.User)
 }
 
 // POST /api/rooms/{room}/revoke
@@ -328,7 +328,7 @@ func (a *App) postRevoke(q *request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, ok, a.hs.RevokeInvite(q.ctx, q.room, q.name, body.User)
+	return http.StatusOK, emptyBody, a.hs.RevokeInvite(q.ctx, q.room, q.name, body.User)
 }
 
 // POST /api/rooms/{room}/accept
@@ -343,12 +343,12 @@ func (a *App) postAccept(q *request) (int, any, error) {
 	if err := a.db.addRoom(q.ctx, q.room, kind, q.user); err != nil {
 		a.log.Warn("could not record a room", "room_id", q.room, "err", err)
 	}
-	return http.StatusOK, ok, nil
+	return http.StatusOK, emptyBody, nil
 }
 
 // POST /api/rooms/{room}/reject
 func (a *App) postReject(q *request) (int, any, error) {
-	return http.StatusOK, ok, a.hs.RejectInvite(q.ctx, q.room, q.name)
+	return http.StatusOK, emptyBody, a.hs.RejectInvite(q.ctx, q.room, q.name)
 }
 
 // POST /api/rooms/{room}/leave. Only members leave: the Matrix auth rules
@@ -358,7 +358,7 @@ func (a *App) postLeave(q *request) (int, any, error) {
 	if err := a.mustBeJoined(q); err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, ok, a.hs.Leave(q.ctx, q.room, q.name)
+	return http.StatusOK, emptyBody, a.hs.Leave(q.ctx, q.room, q.name)
 }
 
 // PUT /api/rooms/{room}/name
@@ -372,7 +372,7 @@ func (a *App) putName(q *request) (int, any, error) {
 	if body.Name == nil {
 		return 0, nil, missing("name")
 	}
-	return http.StatusOK, ok, a.hs.SetRoomName(q.ctx, q.room, q.name, *body.Name)
+	return http.StatusOK, emptyBody, a.hs.SetRoomName(q.ctx, q.room, q.name, *body.Name)
 }
 
 // PUT /api/rooms/{room}/topic
@@ -386,7 +386,7 @@ func (a *App) putTopic(q *request) (int, any, error) {
 	if body.Topic == nil {
 		return 0, nil, missing("topic")
 	}
-	return http.StatusOK, ok, a.hs.SetRoomTopic(q.ctx, q.room, q.name, *body.Topic)
+	return http.StatusOK, emptyBody, a.hs.SetRoomTopic(q.ctx, q.room, q.name, *body.Topic)
 }
 
 // PUT /api/rooms/{room}/roles/{user}
@@ -411,7 +411,7 @@ func (a *App) putRole(q *request) (int, any, error) {
 	if !slices.Contains(roles, body.Role) {
 		return 0, nil, apiErr(http.StatusBadRequest, codeInvalidParam, fmt.Sprintf("role %q: want owner, moderator or user", body.Role))
 	}
-	return http.StatusOK, ok, a.hs.SetRole(q.ctx, q.room, q.name, target, body.Role)
+	return http.StatusOK, emptyBody, a.hs.SetRole(q.ctx, q.room, q.name, target, body.Role)
 }
 
 // POST /api/rooms/{room}/ban
@@ -420,7 +420,7 @@ func (a *App) postBan(q *request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, ok, a.hs.Ban(q.ctx, q.room, q.name, body.User, body.Reason)
+	return http.StatusOK, emptyBody, a.hs.Ban(q.ctx, q.room, q.name, body.User, body.Reason)
 }
 
 // POST /api/rooms/{room}/unban
@@ -436,7 +436,7 @@ func (a *App) postUnban(q *request) (int, any, error) {
 	if !slices.ContainsFunc(banned, func(b homeserver.BannedUser) bool { return b.UserID == body.User }) {
 		return 0, nil, apiErr(http.StatusNotFound, codeNotFound, fmt.Sprintf("%s is not banned from %s", body.User, q.room))
 	}
-	return http.StatusOK, ok, a.hs.Unban(q.ctx, q.room, q.name, body.User)
+	return http.StatusOK, emptyBody, a.hs.Unban(q.ctx, q.room, q.name, body.User)
 }
 
 // POST /api/rooms/{room}/kick
@@ -455,5 +455,5 @@ func (a *App) postKick(q *request) (int, any, error) {
 	if !in {
 		return 0, nil, apiErr(http.StatusNotFound, codeNotFound, fmt.Sprintf("%s is not in %s", body.User, q.room))
 	}
-	return http.StatusOK, ok, a.hs.Kick(q.ctx, q.room, q.name, body.User, body.Reason)
+	return http.StatusOK, emptyBody, a.hs.Kick(q.ctx, q.room, q.name, body.User, body.Reason)
 }
