@@ -209,6 +209,12 @@ func scenario2(t *testing.T, version string) (*room, figures) {
 		got.RoomVersion != want.RoomVersion || got.RoomName != want.RoomName || got.State != want.State || got.EventID == "" {
 		t.Errorf("OnInvite reported %+v, want %+v (and an event ID)", got, want)
 	}
+	if got.RoomTopic != topic {
+		// MSC3173 (spec: client-server API, "Stripped state") recommends
+		// m.room.topic in invite_room_state; Dendrite v0.15.2's /invite
+		// (gomatrixserverlib.GenerateStrippedState) leaves it out.
+		t.Logf("REPORT: Dendrite's invite_room_state carries no m.room.topic: OnInvite RoomTopic %q, the room's topic %q", got.RoomTopic, topic)
+	}
 	invs, err := o.srv.Invites(c, "carol")
 	if err != nil || len(invs) != 1 || invs[0].State != "pending" {
 		t.Errorf("Invites(carol) before accepting: %+v, %v; want one pending", invs, err)
