@@ -10,8 +10,8 @@ import (
 
 // TestCases runs every testdata/*.json case. Each case says what the spec
 // requires ("expected") and why ("reason"); cases where gomatrixserverlib's
-// spec-correct resolver disagrees also record what it does, and the test
-// checks that it still does so.
+// spec-correct resolver disagrees, and cases documenting that it agrees,
+// also record what it does, and the test checks that it still does so.
 func TestCases(t *testing.T) {
 	for name, c := range loadFixtures(t) {
 		t.Run(name, func(t *testing.T) {

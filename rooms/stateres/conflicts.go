@@ -84,19 +84,28 @@ func split(sets []StateMap) (unconflicted StateMap, conflicted []string, perSet 
 //
 // Spec (v2 "Auth difference"): "If C_i is the full auth chain of S_i, then
 // the auth difference is ∪ C_i − ∩ C_i", where the full auth chain of S_i
-// is the union of the auth chains of the events in S_i, and an event's
-// auth chain is every event reachable through auth_events (the event
-// itself excluded).
+// is the union of the auth chains of the events in S_i. We count the
+// events of S_i themselves as part of C_i, as Synapse does (its
+// auth-chain-difference design) and as gomatrixserverlib's result agrees:
+// read literally (an event's own chain excludes it), the spec text would
+// put an unconflicted event in the difference when the state events of
+// some sets cite it and those of another do not, and we would resolve
+// such rooms differently from the servers we federate with.
+// testdata/v2_auth_difference_unconflicted_event.json shows the case.
 //
 // Every set holds the unconflicted events, so C_i = U ∪ A_i where U is the
-// union of the auth chains of the unconflicted events and A_i that of the
-// conflicted events of S_i. Then ∪C_i − ∩C_i = ∪A_i − ∩A_i − U. U is
-// closed under auth chains, so the walks from the conflicted events stop
-// where they meet U: they visit only the events near the forks.
+// unconflicted events with their auth chains and A_i the conflicted events
+// of S_i with theirs. Then ∪C_i − ∩C_i = ∪A_i − ∩A_i − U: no unconflicted
+// event is in it. U is closed under auth chains, so the walks from the
+// conflicted events stop where they meet U: they visit only the events
+// near the forks.
 func (r *resolver) authDifference(unconflictedNodes []int32, perSet [][]int32, diff []bool) {
 	g := &r.g
 	inU := make([]bool, len(g.nodes))
 	g.ancestors(unconflictedNodes, inU, nil)
+	for _, u := range unconflictedNodes {
+		inU[u] = true
+	}
 
 	// bits[x*words+w] holds, for node x, which sets' chains contain it.
 	nsets := len(perSet)
@@ -107,9 +116,7 @@ func (r *resolver) authDifference(unconflictedNodes []int32, perSet [][]int32, d
 	for i, starts := range perSet {
 		w, bit := i/64, uint64(1)<<(i%64)
 		stack = stack[:0]
-		for _, s := range starts {
-			stack = append(stack, g.nodes[s].auth...)
-		}
+		stack = append(stack, starts...)
 		for len(stack) > 0 {
 			x := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]

@@ -14,11 +14,15 @@
 // implemented here.
 //
 // Where implementations read the spec differently this package follows the
-// spec text, and testdata/README.md says where: notably an event's auth
-// chain excludes the event itself, so an unconflicted event can be in the
-// auth difference (Synapse counts state events in their own set's chain).
-// The differential tests name every way gomatrixserverlib's resolver
-// departs from the spec (quirks_test.go), each with a testdata/gmsl_* case.
+// spec text, with one exception that testdata/README.md explains: in the
+// auth difference each state set's full auth chain counts the set's own
+// state events, as Synapse does, so an unconflicted event is never in the
+// auth difference (read literally, an event's auth chain excludes the
+// event itself and an unconflicted event could be; we follow Synapse so
+// as to resolve rooms as the servers we federate with do, and
+// gomatrixserverlib's results agree). The differential tests name every
+// way gomatrixserverlib's resolver departs from the spec (quirks_test.go),
+// each with a testdata/gmsl_* case.
 //
 // The package is a pure function of its inputs: Resolve takes the state
 // sets and an Events source and returns the resolved state. It keeps no

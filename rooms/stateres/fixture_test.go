@@ -39,7 +39,9 @@ type fixtureCase struct {
 
 // fixtureGmsl records what gomatrixserverlib's spec-correct resolver does
 // on a case where it disagrees with the spec, so that the test notices
-// when the disagreement goes away.
+// when the disagreement goes away, or on a case documenting that it
+// agrees (Expected equal to the case's, no Quirks), so that the test
+// notices when it stops agreeing.
 type fixtureGmsl struct {
 	Expected []string `json:"expected"`
 	Panics   bool     `json:"panics"`

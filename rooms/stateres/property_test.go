@@ -139,3 +139,89 @@ func TestUnconflictedKept(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthDifferenceDefinition checks authDifference against the
+// definition it implements, computed naively: C_i is every event of S_i
+// and every event reachable from them through auth_events (each state
+// event counted in its own set's chain, as Synapse does), and the auth
+// difference is ∪C_i − ∩C_i. In particular no unconflicted event is ever
+// in it. Some cases repeat the forks past 64 sets.
+func TestAuthDifferenceDefinition(t *testing.T) {
+	for seed := int64(0); seed < 200; seed++ {
+		c, err := generate(seed+40_000, diffOpts(seed))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sets := c.sets
+		if seed%10 == 0 {
+			sets = nil
+			for i := 0; i < 70; i++ {
+				sets = append(sets, c.sets[(i*7)%len(c.sets)])
+			}
+		}
+		algo, err := algorithmFor(c.version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		unconflicted, _, perSetIDs := split(sets)
+		r := &resolver{algo: algo, version: c.version, src: c.events}
+		r.g.src = r.src
+		if c.version == "12" {
+			r.g.impliedCreate = unconflicted[StateKey{"m.room.create", ""}]
+		}
+		var ids []string
+		for _, ev := range c.all {
+			ids = append(ids, ev.EventID())
+		}
+		if _, _, err := r.g.load(context.Background(), ids); err != nil {
+			t.Fatal(err)
+		}
+		g := &r.g
+		var ucNodes []int32
+		for _, id := range unconflicted {
+			ucNodes = append(ucNodes, g.lookup(id))
+		}
+		perSet := make([][]int32, len(perSetIDs))
+		for i, s := range perSetIDs {
+			perSet[i] = known(g, s)
+		}
+		got := make([]bool, len(g.nodes))
+		r.authDifference(ucNodes, perSet, got)
+
+		count := make([]int, len(g.nodes))
+		for _, s := range sets {
+			chain := make([]bool, len(g.nodes))
+			var stack []int32
+			for _, id := range s {
+				if x := g.lookup(id); x != missing {
+					stack = append(stack, x)
+				}
+			}
+			for len(stack) > 0 {
+				x := stack[len(stack)-1]
+				stack = stack[:len(stack)-1]
+				if chain[x] {
+					continue
+				}
+				chain[x] = true
+				stack = append(stack, g.nodes[x].auth...)
+			}
+			for x, in := range chain {
+				if in {
+					count[x]++
+				}
+			}
+		}
+		for x := range g.nodes {
+			want := count[x] > 0 && count[x] < len(sets)
+			if got[x] != want {
+				t.Fatalf("seed %d: %s in the auth difference: %v, want %v", seed, g.nodes[x].id, got[x], want)
+			}
+		}
+		for _, x := range ucNodes {
+			if got[x] {
+				t.Fatalf("seed %d: unconflicted %s in the auth difference", seed, g.nodes[x].id)
+			}
+		}
+	}
+}
