@@ -327,10 +327,12 @@ func (s *Server) setInviteState(ctx context.Context, inv storage.Invite, state s
 }
 
 // onMembershipForInvites moves the invite of a membership change's target
-// along its lifecycle (accepted, rejected, revoked).
-func (s *Server) onMembershipForInvites(ctx context.Context, roomID, userID string, change invites.Change) {
+// along its lifecycle (accepted, rejected, revoked). Only a change that
+// acts on that very invite moves it (replaced names the membership event
+// the change replaced): a late, older kick must not revoke a newer invite.
+func (s *Server) onMembershipForInvites(ctx context.Context, roomID, userID, replaced string, change invites.Change) {
 	inv, err := s.store.Invite(ctx, roomID, userID)
-	if err != nil {
+	if err != nil || replaced != inv.EventID {
 		return
 	}
 	next, moved := invites.Next(inv.State, change)
@@ -379,7 +381,7 @@ func (s *Server) onOutOfRoomPDU(ctx context.Context, origin spec.ServerName, raw
 		return
 	}
 	change := invites.Classify(spec.Invite, m, string(ev.SenderID()), target)
-	s.onMembershipForInvites(ctx, roomID, target, change)
+	s.onMembershipForInvites(ctx, roomID, target, inv.EventID, change)
 	if h := s.cfg.Hooks.OnMembership; h != nil {
 		mm := Membership{RoomID: roomID, EventID: ev.EventID(), UserID: target, Sender: string(ev.SenderID()),
 			Membership: m, Change: string(change), Reason: gjson.GetBytes(ev.Content(), "reason").Str}

@@ -28,9 +28,10 @@ func (s *Server) onAccepted(a rooms.Accepted) {
 		if err != nil {
 			return
 		}
-		prev := ""
+		prev, replaced := "", ""
 		if a.Replaced != nil {
 			prev, _ = a.Replaced.Membership()
+			replaced = a.Replaced.EventID()
 		}
 		target := *ev.StateKey()
 		change := invites.Classify(prev, membership, sender, target)
@@ -38,7 +39,7 @@ func (s *Server) onAccepted(a rooms.Accepted) {
 			Membership: membership, Change: string(change), Reason: gjson.GetBytes(ev.Content(), "reason").Str}
 		local := a.Local
 		s.hooks.push(func(ctx context.Context) {
-			s.onMembershipForInvites(ctx, roomID, target, change)
+			s.onMembershipForInvites(ctx, roomID, target, replaced, change)
 			if membership != spec.Join && s.eph != nil && s.eph.remote != nil {
 				// Someone who left or was removed is no longer typing.
 				s.eph.remote.Set(roomID, target, false)

@@ -321,6 +321,8 @@ func (e *Engine) JoinFromResponse(ctx context.Context, version string, join goma
 		Events:          writes,
 		StateDelta:      diff(old, afterSet),
 		CurrentSnapshot: after,
+		// Rejoining: what we knew of the room before is history now.
+		ResetExtremities: true,
 	})
 	if err != nil {
 		return fmt.Errorf("rooms: store joined room: %w", err)

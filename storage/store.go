@@ -128,6 +128,10 @@ type RoomWrite struct {
 	StateDelta []StateEntry
 	// CurrentSnapshot, when non-zero, becomes the room's CurrentSnapshot.
 	CurrentSnapshot int64
+	// ResetExtremities clears the forward extremities of the room named by
+	// Room before the events are applied: a server rejoining a room it had
+	// left starts again from its join, and what it knew before is history.
+	ResetExtremities bool
 }
 
 // Invite states, as the host sees them.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -541,15 +540,10 @@ func TestRemoteModerator(t *testing.T) {
 }
 
 // After bob is kicked and joins again, B must follow the room: here it
-// must see carol, who joins afterwards. The homeserver library keeps the
-// kick as a forward extremity on B after the rejoin (the re-invite that
-// cites it does not clear it), and B's current state never gets carol
-// (her join soft-fails there). Reported to the library; set
-// CHATD_KNOWN_BUGS=1 to run it.
+// must see carol, who joins afterwards. (A regression test: B once kept
+// the kick as a forward extremity after the rejoin, and carol's join
+// soft-failed there.)
 func TestRejoinAfterKick(t *testing.T) {
-	if os.Getenv("CHATD_KNOWN_BUGS") == "" {
-		t.Skip("library bug: a server that rejoins after a kick keeps the kick as a forward extremity (set CHATD_KNOWN_BUGS=1)")
-	}
 	a, b := pair(t)
 	roomID := sharedChannel(t, a, b)
 	bob, carol := b.id("bob"), a.id("carol")

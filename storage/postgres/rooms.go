@@ -76,6 +76,13 @@ func (s *Store) WriteRoom(ctx context.Context, w storage.RoomWrite) ([]int64, er
 				bs(w.Room.RoomID), bs(w.Room.Version), w.Room.CreatedTS); err != nil {
 				return fmt.Errorf("room %s: %w", w.Room.RoomID, err)
 			}
+			if w.ResetExtremities {
+				if _, err := tx.Exec(ctx, `DELETE FROM forward_extremities WHERE room_id = $1`, bs(w.Room.RoomID)); err != nil {
+					return fmt.Errorf("reset extremities: %w", err)
+				}
+			}
+		} else if w.ResetExtremities {
+			return errors.New("ResetExtremities without Room")
 		}
 		rooms := map[string]bool{} // rooms known to exist in this transaction
 		for i, u := range w.Events {

@@ -63,6 +63,13 @@ func (s *Store) WriteRoom(ctx context.Context, w storage.RoomWrite) ([]int64, er
 				w.Room.RoomID, w.Room.Version, w.Room.CreatedTS); err != nil {
 				return fmt.Errorf("room %s: %w", w.Room.RoomID, err)
 			}
+			if w.ResetExtremities {
+				if _, err := tx.ExecContext(ctx, `DELETE FROM forward_extremities WHERE room_id = ?`, w.Room.RoomID); err != nil {
+					return fmt.Errorf("reset extremities: %w", err)
+				}
+			}
+		} else if w.ResetExtremities {
+			return errors.New("ResetExtremities without Room")
 		}
 		for i, u := range w.Events {
 			p, err := writeEvent(ctx, tx, u)

@@ -233,3 +233,25 @@ func testOutlierPlaced(t *testing.T, open opener) {
 		t.Fatal("a placed event was replaced")
 	}
 }
+
+func testResetExtremities(t *testing.T, open opener) {
+	s := open(t)
+	c := ctx(t)
+	r := room("!r:test.example", 1)
+	createRoom(t, s, r)
+	write(t, s, upd(msg(r.RoomID, "$a")), upd(msg(r.RoomID, "$old", "$a")))
+	// A rejoin: the join cites events we never stored, and what we had is
+	// no longer a forward extremity.
+	_, err := s.WriteRoom(c, storage.RoomWrite{Room: &r, ResetExtremities: true,
+		Events: []storage.EventUpdate{upd(msg(r.RoomID, "$join", "$unknown"))}})
+	mustOK(t, "WriteRoom with ResetExtremities", err)
+	ext, err := s.ForwardExtremities(c, r.RoomID)
+	mustOK(t, "ForwardExtremities", err)
+	eqStrings(t, "extremities after a reset", ext, []string{"$join"})
+	_, err = s.WriteRoom(c, storage.RoomWrite{ResetExtremities: true, Events: []storage.EventUpdate{upd(msg(r.RoomID, "$x", "$join"))}})
+	if err == nil {
+		t.Fatal("ResetExtremities without Room succeeded")
+	}
+	ext, _ = s.ForwardExtremities(c, r.RoomID)
+	eqStrings(t, "extremities after a refused reset", ext, []string{"$join"})
+}

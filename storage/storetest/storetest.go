@@ -48,6 +48,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 	t.Run("RoomState", func(t *testing.T) { testRoomState(t, open) })
 	t.Run("ParkedEvents", func(t *testing.T) { testParked(t, open) })
 	t.Run("OutlierPlaced", func(t *testing.T) { testOutlierPlaced(t, open) })
+	t.Run("ResetExtremities", func(t *testing.T) { testResetExtremities(t, open) })
 	t.Run("Invites", func(t *testing.T) { testInvites(t, open) })
 	t.Run("Queue", func(t *testing.T) { testQueue(t, open) })
 	t.Run("InboundTransactions", func(t *testing.T) { testInbound(t, open) })
