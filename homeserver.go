@@ -100,20 +100,6 @@ type Server struct {
 	eph       *ephemeral // receipts and typing
 }
 
-// Sentinel errors a host can match with errors.Is.
-var (
-	// ErrInvalidUserID: a user ID is not @localpart:server.
-	ErrInvalidUserID = errors.New("homeserver: invalid user ID")
-	// ErrNotInvited: there is no pending invite to accept.
-	ErrNotInvited = errors.New("homeserver: no pending invite")
-	// ErrUnknownRoom: this server is not in the room.
-	ErrUnknownRoom = rooms.ErrUnknownRoom
-	// ErrForbidden: the Matrix auth rules do not allow the action.
-	ErrForbidden = rooms.ErrNotAllowed
-	// ErrUnsupportedRoomVersion: the room's version is not 10, 11 or 12.
-	ErrUnsupportedRoomVersion = rooms.ErrUnsupportedRoomVersion
-)
-
 // New starts a Server: it opens the store, loads (or on first start
 // generates and persists) the signing key, and resumes the send queue.
 func New(ctx context.Context, cfg Config) (*Server, error) {

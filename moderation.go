@@ -29,7 +29,7 @@ func (s *Server) Unban(ctx context.Context, roomID, sender, target string) error
 	if m, err := s.membershipOf(ctx, roomID, target); err != nil {
 		return err
 	} else if m != spec.Ban {
-		return fmt.Errorf("homeserver: %s is not banned from %s", target, roomID)
+		return fmt.Errorf("%w: %s in %s", ErrNotBanned, target, roomID)
 	}
 	return s.setMembership(ctx, roomID, sender, target, spec.Leave, "")
 }
@@ -37,6 +37,11 @@ func (s *Server) Unban(ctx context.Context, roomID, sender, target string) error
 // Kick removes a user from a room with a reason; they may rejoin if the
 // room's rules let them.
 func (s *Server) Kick(ctx context.Context, roomID, sender, target, reason string) error {
+	if m, err := s.membershipOf(ctx, roomID, target); err != nil {
+		return err
+	} else if m != spec.Join && m != spec.Invite {
+		return fmt.Errorf("%w: %s is not in %s", ErrNotJoined, target, roomID)
+	}
 	return s.setMembership(ctx, roomID, sender, target, spec.Leave, reason)
 }
 

@@ -40,7 +40,8 @@ func (c *Client) Federation() fclient.FederationClient { return c.fc }
 
 // GetServerKeys fetches a server's self-signed keys (implements KeyClient).
 func (c *Client) GetServerKeys(ctx context.Context, server spec.ServerName) (gomatrixserverlib.ServerKeys, error) {
-	return c.fc.GetServerKeys(ctx, server)
+	keys, err := c.fc.GetServerKeys(ctx, server)
+	return keys, remoteError(server, err)
 }
 
 // Do sends a signed request to dest and decodes a 2xx JSON answer into out.
@@ -62,7 +63,7 @@ func (c *Client) Do(ctx context.Context, method string, dest spec.ServerName, pa
 	if out == nil {
 		out = &json.RawMessage{}
 	}
-	return c.fc.DoRequestAndParseResponse(ctx, hreq, out)
+	return remoteError(dest, c.fc.DoRequestAndParseResponse(ctx, hreq, out))
 }
 
 // MakeJoin asks dest for a join template, offering only the room versions
@@ -80,7 +81,8 @@ func (c *Client) MakeJoin(ctx context.Context, dest spec.ServerName, roomID, use
 
 // SendJoin sends our signed join through dest (v2).
 func (c *Client) SendJoin(ctx context.Context, dest spec.ServerName, ev gomatrixserverlib.PDU) (fclient.RespSendJoin, error) {
-	return c.fc.SendJoin(ctx, c.id.ServerName, dest, ev)
+	res, err := c.fc.SendJoin(ctx, c.id.ServerName, dest, ev)
+	return res, remoteError(dest, err)
 }
 
 // SendInvite asks the invitee's server to co-sign an invite (v2). state is

@@ -4,14 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 	"strings"
 
 	homeserver "github.com/embedmatrix/homeserver"
 	"github.com/embedmatrix/homeserver/invites"
 	"github.com/embedmatrix/homeserver/powerlevels"
-	"github.com/matrix-org/gomatrix"
 )
 
 // apiError is an error answer of the JSON API: {"errcode","error"} with an
@@ -76,20 +74,14 @@ func errorOf(err error) *apiError {
 	case errors.Is(err, homeserver.ErrUnsupportedRoomVersion):
 		return apiErr(http.StatusBadRequest, codeUnsupported, msg)
 	}
-	var remote gomatrix.HTTPError
+	var remote *homeserver.RemoteError
 	if errors.As(err, &remote) {
-		var body struct {
-			ErrCode string `json:"errcode"`
-			Error   string `json:"error"`
-		}
-		_ = json.Unmarshal(remote.Contents, &body)
-		if remote.Code >= 400 && remote.Code < 500 && strings.HasPrefix(body.ErrCode, "M_") {
-			return apiErr(remote.Code, body.ErrCode, "the other server refused: "+body.Error)
+		if remote.Status >= 400 && remote.Status < 500 && strings.HasPrefix(remote.ErrCode, "M_") {
+			return apiErr(remote.Status, remote.ErrCode, "the other server refused: "+remote.Message)
 		}
 		return apiErr(http.StatusBadGateway, codeUnknown, "the other server failed: "+msg)
 	}
-	var netErr net.Error
-	if errors.As(err, &netErr) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, homeserver.ErrUnreachable) || errors.Is(err, context.DeadlineExceeded) {
 		return apiErr(http.StatusBadGateway, codeUnknown, "could not reach the other server: "+msg)
 	}
 	return apiErr(http.StatusInternalServerError, codeUnknown, msg)

@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"testing"
 
 	homeserver "github.com/embedmatrix/homeserver"
 	"github.com/embedmatrix/homeserver/invites"
 	"github.com/embedmatrix/homeserver/powerlevels"
-	"github.com/matrix-org/gomatrix"
 )
 
 // What the library returns decides the answer's status and errcode.
@@ -36,18 +34,18 @@ func TestErrorOf(t *testing.T) {
 		"unsupported room type": {homeserver.ErrUnsupportedRoomType, 400, "M_INVALID_PARAM"},
 		"room version":          {wrap(homeserver.ErrUnsupportedRoomVersion), 400, "M_UNSUPPORTED_ROOM_VERSION"},
 		"the other server refuses": {
-			wrap(gomatrix.HTTPError{Code: 403, Contents: []byte(`{"errcode":"M_FORBIDDEN","error":"no"}`)}), 403, "M_FORBIDDEN",
+			wrap(&homeserver.RemoteError{Server: "b", Status: 403, ErrCode: "M_FORBIDDEN", Message: "no"}), 403, "M_FORBIDDEN",
 		},
 		"the other server does not know the room": {
-			wrap(gomatrix.HTTPError{Code: 404, Contents: []byte(`{"errcode":"M_NOT_FOUND","error":"?"}`)}), 404, "M_NOT_FOUND",
+			wrap(&homeserver.RemoteError{Server: "b", Status: 404, ErrCode: "M_NOT_FOUND", Message: "?"}), 404, "M_NOT_FOUND",
 		},
 		"the other server fails": {
-			wrap(gomatrix.HTTPError{Code: 500, Contents: []byte(`{"errcode":"M_UNKNOWN","error":"oops"}`)}), 502, "M_UNKNOWN",
+			wrap(&homeserver.RemoteError{Server: "b", Status: 500, ErrCode: "M_UNKNOWN", Message: "oops"}), 502, "M_UNKNOWN",
 		},
 		"the other server answers nonsense": {
-			wrap(gomatrix.HTTPError{Code: 400, Contents: []byte(`<html>`)}), 502, "M_UNKNOWN",
+			wrap(&homeserver.RemoteError{Server: "b", Status: 400, Message: "<html>"}), 502, "M_UNKNOWN",
 		},
-		"the other server is down": {wrap(&net.OpError{Op: "dial", Err: errors.New("refused")}), 502, "M_UNKNOWN"},
+		"the other server is down": {wrap(fmt.Errorf("%w: dial: refused", homeserver.ErrUnreachable)), 502, "M_UNKNOWN"},
 		"the other server is slow": {wrap(context.DeadlineExceeded), 502, "M_UNKNOWN"},
 		"anything else":            {errors.New("disk on fire"), 500, "M_UNKNOWN"},
 		"chatd's own":              {apiErr(409, "M_X", "x"), 409, "M_X"},
