@@ -7,6 +7,9 @@
 #   ./test.sh            everything
 #   HS_QUICK=1 ./test.sh only the library's own module (no PostgreSQL,
 #                        no Dendrite, no browser)
+#
+# Each part's own command, to run it alone: interop/run.sh,
+# examples/chatd/browsertest/run.sh, bash .ci/postgres.sh.
 set -euo pipefail
 cd "$(dirname "$0")"
 export PATH="$PATH:/usr/local/go/bin"
@@ -37,6 +40,11 @@ go test -race -count=1 -timeout 30m ./...
 if [ -z "${HS_QUICK:-}" ]; then
   step "interop against a real Dendrite"
   interop/run.sh
+fi
+
+if [ -z "${HS_QUICK:-}" ]; then
+  step "chatd in a real browser (headless Chromium)"
+  examples/chatd/browsertest/run.sh
 fi
 
 step "done"
