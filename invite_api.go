@@ -302,8 +302,16 @@ func (s *Server) RevokeInvite(ctx context.Context, roomID, revoker, invitee stri
 		}
 	}
 	sk := invitee
-	_, err = s.rooms.Send(ctx, roomID, from, spec.MRoomMember, &sk, map[string]any{"membership": spec.Leave, "reason": "invite revoked"})
-	return err
+	ev, err := s.rooms.Send(ctx, roomID, from, spec.MRoomMember, &sk, map[string]any{"membership": spec.Leave, "reason": "invite revoked"})
+	if err != nil {
+		return err
+	}
+	// Show it revoked now, not only once the hook goroutine gets to it.
+	if inv, err := s.store.Invite(ctx, roomID, invitee); err == nil && inv.State == storage.InvitePending {
+		s.log.Debug("invite revoked", "room_id", roomID, "user_id", invitee, "event_id", ev.EventID())
+		return s.setInviteState(ctx, inv, storage.InviteRevoked)
+	}
+	return nil
 }
 
 // setInviteState moves an invite and tells the host, once: moving an
