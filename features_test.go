@@ -358,3 +358,29 @@ func TestBanAndUnban(t *testing.T) {
 		return m.UserID == b.userID("bob") && m.Change == "kick" && m.Reason == "cool down"
 	})
 }
+
+// TestRoleChangesByThreshold: a changed users_default and a user dropped
+// from "users" reach the other host as role changes, read by threshold.
+func TestRoleChangesByThreshold(t *testing.T) {
+	a, b, _, rb := twoPeers(t)
+	roomID := sharedRoom(t, a, b, "10")
+	alice := a.userID("alice")
+	pl := func(usersDefault int, users map[string]int) map[string]any {
+		return map[string]any{"users": users, "users_default": usersDefault, "state_default": 50,
+			"ban": 50, "kick": 50, "redact": 50, "invite": 50,
+			"events": map[string]int{"m.room.power_levels": 100}}
+	}
+	sendState(t, a, roomID, "alice", "m.room.power_levels", "", pl(60, map[string]int{alice: 100}))
+	expect(t, "users_default 60 makes bob a moderator", rb.roles, func(c RoleChange) bool {
+		return c.UserID == b.userID("bob") && c.OldRole == "user" && c.NewRole == "moderator" && c.NewLevel == 60
+	})
+	// 60 -> 99 keeps bob a moderator: no role change. Then dropping him
+	// from "users" (users_default back to 0) makes him a user: the next
+	// change the host hears of is that one.
+	sendState(t, a, roomID, "alice", "m.room.power_levels", "", pl(0, map[string]int{alice: 100, b.userID("bob"): 99}))
+	sendState(t, a, roomID, "alice", "m.room.power_levels", "", pl(0, map[string]int{alice: 100}))
+	c := expect(t, "bob dropped from users", rb.roles, func(c RoleChange) bool { return c.UserID == b.userID("bob") })
+	if c.OldRole != "moderator" || c.NewRole != "user" || c.OldLevel != 99 || c.NewLevel != 0 {
+		t.Fatalf("first role change after 60 -> 99: %+v, want moderator (99) -> user (0)", c)
+	}
+}
