@@ -29,18 +29,11 @@ func scanEvent(row pgx.Row) (storage.Event, error) {
 	if len(e.PrevEvents) == 0 {
 		e.PrevEvents = nil
 	}
-	switch status {
-	case storage.StatusAccepted.String():
-		e.Status = storage.StatusAccepted
-	case storage.StatusRejected.String():
-		e.Status = storage.StatusRejected
-	case storage.StatusSoftFailed.String():
-		e.Status = storage.StatusSoftFailed
-	case storage.StatusParked.String():
-		e.Status = storage.StatusParked
-	default:
-		return storage.Event{}, fmt.Errorf("event %s: unknown status %q", e.EventID, status)
+	st, err := storage.ParseStatus(status)
+	if err != nil {
+		return storage.Event{}, fmt.Errorf("event %s: %w", e.EventID, err)
 	}
+	e.Status = st
 	return e, nil
 }
 

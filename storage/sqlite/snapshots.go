@@ -36,28 +36,14 @@ func (s *Store) WriteSnapshot(ctx context.Context, roomID string, parent int64, 
 		entries := delta
 		var parentID any = parent
 		if parent == 0 || chain >= maxChain {
-			full := map[[2]string]string{}
+			var base []storage.StateEntry
 			if parent != 0 {
-				base, err := readSnapshot(ctx, tx, parent)
-				if err != nil {
+				var err error
+				if base, err = readSnapshot(ctx, tx, parent); err != nil {
 					return err
 				}
-				for _, e := range base {
-					full[[2]string{e.Type, e.StateKey}] = e.EventID
-				}
 			}
-			for _, d := range delta {
-				k := [2]string{d.Type, d.StateKey}
-				if d.EventID == "" {
-					delete(full, k)
-				} else {
-					full[k] = d.EventID
-				}
-			}
-			entries = make([]storage.StateEntry, 0, len(full))
-			for k, v := range full {
-				entries = append(entries, storage.StateEntry{Type: k[0], StateKey: k[1], EventID: v})
-			}
+			entries = storage.ApplyDelta(base, delta)
 			parentID, chain = nil, 0
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO state_snapshots (room_id, parent_id, chain_len) VALUES (?, ?, ?)`,
