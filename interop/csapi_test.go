@@ -240,9 +240,40 @@ type syncItem struct {
 type syncer struct {
 	feed *feed[syncItem]
 
-	mu      sync.Mutex
-	lastErr error
-	batches int
+	mu       sync.Mutex
+	lastErr  error
+	batches  int
+	limited  int // joined-room timelines that came back limited (with a gap)
+	paused   bool
+	resumed  chan struct{}      // closed by resume
+	inflight context.CancelFunc // cancels the /sync in flight
+}
+
+// pause stops the /sync loop: the request in flight is cancelled and its
+// answer, if one comes, is dropped, so the next request after resume asks
+// from the same since token. Scenario 10 pauses it around Dendrite's
+// restart: a /sync answered while Dendrite shuts down can carry an advanced
+// next_batch without the events its closed database failed to load.
+func (s *syncer) pause() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.paused {
+		return
+	}
+	s.paused, s.resumed = true, make(chan struct{})
+	if s.inflight != nil {
+		s.inflight()
+	}
+}
+
+// resume restarts a paused /sync loop.
+func (s *syncer) resume() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.paused {
+		s.paused = false
+		close(s.resumed)
+	}
 }
 
 func startSyncer(t *testing.T, u *csUser) *syncer {
@@ -254,14 +285,36 @@ func startSyncer(t *testing.T, u *csUser) *syncer {
 		defer close(done)
 		since := ""
 		for c.Err() == nil {
-			q := url.Values{"timeout": {"10000"}}
+			s.mu.Lock()
+			if s.paused {
+				ch := s.resumed
+				s.mu.Unlock()
+				select {
+				case <-c.Done():
+					return
+				case <-ch:
+				}
+				continue
+			}
+			rc, rcancel := context.WithTimeout(c, 40*time.Second)
+			s.inflight = rcancel
+			s.mu.Unlock()
+			// A timeline limit above the 50 PDUs of one transaction, so a
+			// burst never comes back "limited" with a gap (the default is 10).
+			q := url.Values{"timeout": {"10000"}, "filter": {`{"room":{"timeline":{"limit":200}}}`}}
 			if since != "" {
 				q.Set("since", since)
 			}
 			var res syncResponse
-			rc, rcancel := context.WithTimeout(c, 40*time.Second)
 			err := u.d.csDo(rc, u.token, "GET", "/_matrix/client/v3/sync?"+q.Encode(), nil, &res)
 			rcancel()
+			s.mu.Lock()
+			s.inflight = nil
+			paused := s.paused
+			s.mu.Unlock()
+			if paused {
+				continue // drop it; ask again from the same since after resume
+			}
 			if err != nil {
 				if c.Err() != nil {
 					return
@@ -290,8 +343,11 @@ type syncResponse struct {
 	NextBatch string `json:"next_batch"`
 	Rooms     struct {
 		Join map[string]struct {
-			State     struct{ Events []event } `json:"state"`
-			Timeline  struct{ Events []event } `json:"timeline"`
+			State    struct{ Events []event } `json:"state"`
+			Timeline struct {
+				Events  []event `json:"events"`
+				Limited bool    `json:"limited"`
+			} `json:"timeline"`
 			Ephemeral struct{ Events []event } `json:"ephemeral"`
 		} `json:"join"`
 		Invite map[string]struct {
@@ -309,6 +365,11 @@ func (s *syncer) ingest(res syncResponse) {
 		s.feed.add(syncItem{Section: "invite", RoomID: id, Invite: r.InviteState.Events})
 	}
 	for id, r := range res.Rooms.Join {
+		if r.Timeline.Limited {
+			s.mu.Lock()
+			s.limited++
+			s.mu.Unlock()
+		}
 		for _, e := range r.State.Events {
 			s.feed.add(syncItem{Section: "join", RoomID: id, Event: e})
 		}
@@ -332,7 +393,7 @@ func (s *syncer) ingest(res syncResponse) {
 func (s *syncer) status() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return fmt.Sprintf("%d /sync answers so far, last error: %v", s.batches, s.lastErr)
+	return fmt.Sprintf("%d /sync answers so far (%d limited timelines), last error: %v", s.batches, s.limited, s.lastErr)
 }
 
 // waitInvite waits until /sync lists roomID under rooms.invite.

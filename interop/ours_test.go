@@ -38,10 +38,18 @@ type ours struct {
 	receipts     *feed[homeserver.Receipt]
 	typing       *feed[homeserver.Typing]
 	routes       map[string]string // server name -> address, ahead of discovery
+	// wrap, if set, wraps the library's handler (tests that tamper with
+	// what other servers get back).
+	wrap func(http.Handler) http.Handler
 }
 
 // ourOption configures startOurs.
 type ourOption func(*ours)
+
+// withInboundWrap wraps the library's HTTP handler.
+func withInboundWrap(w func(http.Handler) http.Handler) ourOption {
+	return func(o *ours) { o.wrap = w }
+}
 
 // withRoute makes our server dial addr for serverName (Config.Resolve)
 // instead of discovering it.
@@ -140,17 +148,27 @@ func (o *ours) start() {
 		o.ln = ln
 	}
 	o.srv, o.store = srv, st
-	o.http = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	h := srv.Handler()
+	if o.wrap != nil {
+		h = o.wrap(h)
+	}
+	o.http = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	ln := tls.NewListener(o.ln, &tls.Config{Certificates: []tls.Certificate{o.cert}})
 	go func() { _ = o.http.Serve(ln) }()
 }
 
-// stop closes the listener and the Server (idempotent).
+// stop shuts the listener down gracefully (requests in progress get
+// their answers; 10 s at most), then closes the Server and its store
+// (idempotent).
 func (o *ours) stop() {
 	if o.srv == nil {
 		return
 	}
-	_ = o.http.Close()
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	if err := o.http.Shutdown(sctx); err != nil {
+		_ = o.http.Close()
+	}
+	cancel()
 	o.ln = nil
 	if err := o.srv.Close(); err != nil {
 		o.t.Errorf("close our server: %v", err)

@@ -43,11 +43,11 @@ type env struct {
 	o *ours
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T, opts ...ourOption) *env {
 	t.Helper()
 	d := sharedDendrite(t)
 	p := startFedProxy(t, d)
-	o := startOurs(t, withRoute(d.name, p.addr))
+	o := startOurs(t, append([]ourOption{withRoute(d.name, p.addr)}, opts...)...)
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, r := range p.all() {
