@@ -9,15 +9,17 @@ import (
 
 	"github.com/embedmatrix/homeserver/rooms"
 	"github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/fclient"
 	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/tidwall/gjson"
 )
 
 // joinVia joins uid to a remote room through one server: make_join, sign,
 // send_join, then store the room from the answer.
 func (s *Server) joinVia(ctx context.Context, roomID, uid string, via spec.ServerName) error {
-	mj, err := s.client.MakeJoin(ctx, via, roomID, uid)
+	mj, err := s.makeJoin(ctx, roomID, uid, via)
 	if err != nil {
-		return fmt.Errorf("homeserver: make_join via %s: %w", via, err)
+		return err
 	}
 	v, err := rooms.Version(string(mj.RoomVersion))
 	if err != nil {
@@ -39,6 +41,59 @@ func (s *Server) joinVia(ctx context.Context, roomID, uid string, via spec.Serve
 		return fmt.Errorf("homeserver: send_join via %s: %w", via, err)
 	}
 	return s.rooms.JoinFromResponse(ctx, string(mj.RoomVersion), join, rawList(sj.StateEvents), rawList(sj.AuthEvents))
+}
+
+// Waiting for a resident server to take in our leave before rejoining.
+const (
+	staleTemplateRetries = 10
+	staleTemplateWait    = 200 * time.Millisecond
+)
+
+// makeJoin asks via for a join template. A template built on a join of
+// ours that we have since left is stale: the resident server has not taken
+// in our leave yet (Dendrite acknowledges /send before processing it), and
+// a join on top of it would be lost there. We wait and ask again.
+func (s *Server) makeJoin(ctx context.Context, roomID, uid string, via spec.ServerName) (fclient.RespMakeJoin, error) {
+	for attempt := 0; ; attempt++ {
+		mj, err := s.client.MakeJoin(ctx, via, roomID, uid)
+		if err != nil {
+			return mj, fmt.Errorf("homeserver: make_join via %s: %w", via, err)
+		}
+		if attempt >= staleTemplateRetries || !s.citesOurOldJoin(ctx, roomID, uid, mj.JoinEvent.AuthEvents) {
+			return mj, nil
+		}
+		s.log.Info("make_join template builds on a join we left; asking again", "room_id", roomID, "via", via)
+		select {
+		case <-ctx.Done():
+			return mj, ctx.Err()
+		case <-time.After(staleTemplateWait):
+		}
+	}
+}
+
+// citesOurOldJoin reports whether auth events (as a make_join template
+// lists them) include a join of uid while uid's membership here is leave.
+func (s *Server) citesOurOldJoin(ctx context.Context, roomID, uid string, authEvents any) bool {
+	ids, ok := authEvents.([]any)
+	if !ok {
+		if strs, ok := authEvents.([]string); ok {
+			for _, id := range strs {
+				ids = append(ids, id)
+			}
+		}
+	}
+	if m, err := s.membershipOf(ctx, roomID, uid); err != nil || m != spec.Leave {
+		return false
+	}
+	for _, raw := range ids {
+		id, _ := raw.(string)
+		ev, err := s.store.Event(ctx, id)
+		if err == nil && ev.Type == spec.MRoomMember && ev.StateKey != nil && *ev.StateKey == uid &&
+			gjson.GetBytes(ev.JSON, "content.membership").Str == spec.Join {
+			return true
+		}
+	}
+	return false
 }
 
 func rawList(evs gomatrixserverlib.EventJSONs) []json.RawMessage {

@@ -55,6 +55,12 @@ func (s *Server) invite(ctx context.Context, req *request) (any, error) {
 	if err := s.cfg.Rooms.VerifySenderSignature(ctx, ev); err != nil {
 		return nil, errorf(http.StatusForbidden, CodeForbidden, "%v", err)
 	}
+	// When we hold the room, an invite the auth rules refuse (e.g. of a
+	// banned user) is refused here rather than shown to the host as an
+	// invite that can never be accepted.
+	if err := s.cfg.Rooms.CheckAgainstKnownState(ctx, ev); err != nil {
+		return nil, roomError(err)
+	}
 	if len(body.InviteRoomState) == 0 || !json.Valid(body.InviteRoomState) {
 		body.InviteRoomState = json.RawMessage("[]")
 	}

@@ -1,7 +1,10 @@
 package federation
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -15,13 +18,20 @@ import (
 // 200 with a result per PDU once the transaction is well-formed: a bad PDU
 // never fails the transaction, because peers back off all traffic to a
 // server that errors on /send. Every accepted PDU is persisted before the
-// answer. A repeated (origin, txnID) gets the first answer again without
-// reprocessing.
+// answer. A repeated transaction (same origin, ID and body) gets the first
+// answer again without reprocessing. A transaction ID reused with another
+// body (Dendrite 0.15.2 adds new PDUs to a transaction it retries) is
+// processed: dropping it would lose those PDUs, and PDUs already taken in
+// are skipped by event ID anyway.
 // https://spec.matrix.org/v1.16/server-server-api/#put_matrixfederationv1sendtxnid
 func (s *Server) send(ctx context.Context, req *request) (any, error) {
 	txnID := req.vars["txnID"]
+	sum := sha256.Sum256(req.content)
+	digest := hex.EncodeToString(sum[:])
 	if prev, err := s.cfg.Store.InboundTransaction(ctx, string(req.origin), txnID); err == nil {
-		return json.RawMessage(prev), nil
+		if d, answer, ok := bytes.Cut(prev, []byte("\n")); ok && string(d) == digest {
+			return json.RawMessage(answer), nil
+		}
 	} else if !errors.Is(err, storage.ErrNotFound) {
 		return nil, err
 	}
@@ -60,7 +70,7 @@ func (s *Server) send(ctx context.Context, req *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.cfg.Store.SaveInboundTransaction(ctx, string(req.origin), txnID, out); err != nil {
+	if err := s.cfg.Store.SaveInboundTransaction(ctx, string(req.origin), txnID, append([]byte(digest+"\n"), out...)); err != nil {
 		s.log.Warn("could not save transaction result", "origin", req.origin, "txn", txnID, "err", err)
 	}
 	return json.RawMessage(out), nil

@@ -203,3 +203,35 @@ func checkRefs(ev gomatrixserverlib.PDU) error {
 	}
 	return nil
 }
+
+// CheckAgainstKnownState runs the auth rules for an event against the
+// state before it, when this server holds every prev event of it with its
+// state (for an invite into a room we have been in, say); otherwise there
+// is nothing to check against and it returns nil. A failure matches
+// ErrNotAllowed.
+func (e *Engine) CheckAgainstKnownState(ctx context.Context, ev gomatrixserverlib.PDU) error {
+	roomID := ev.RoomID().String()
+	v, err := e.roomVersion(ctx, roomID)
+	if errors.Is(err, ErrUnknownRoom) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	known, missing, err := e.prevState(ctx, ev)
+	if err != nil || len(missing) > 0 || len(known) == 0 {
+		return err
+	}
+	_, beforeSet, err := e.stateBefore(ctx, v, roomID, known)
+	if err != nil {
+		return err
+	}
+	authState, err := e.authState(ctx, v, beforeSet, ev)
+	if err != nil {
+		return err
+	}
+	if reason := e.authCheck(ctx, v, ev, authState); reason != nil {
+		return fmt.Errorf("%w: on the state before it: %v", ErrNotAllowed, reason)
+	}
+	return nil
+}
