@@ -17,9 +17,9 @@ type node struct {
 	// typ, sk, state and ts are read from ev on first use (graph.at): most
 	// nodes only ever need their auth events.
 	meta  bool
+	state bool // has a state_key
 	typ   string
 	sk    string
-	state bool  // has a state_key
 	ts    int64 // origin_server_ts
 	// auth lists the known auth events, in auth_events order, without
 	// duplicates. In room version 12 it includes the create event, which
@@ -49,9 +49,17 @@ const missing int32 = -1
 // graph is the part of the room's auth graph one resolution needs: the
 // state events of every set and their auth chains, each fetched once.
 // It is the auth chain cache of one Resolve call.
+//
+// Every event ID the resolver has met gets a slot the first time it is
+// seen (asked for, or named as an auth event); slots[s] is the node of
+// that event once loaded, missing until then (and for good if the source
+// does not know it). One map operation per ID thus registers it for the
+// whole load: the auth events that cite it, the level that asks for it
+// and the events returned for it all go through the slot, a slice index.
 type graph struct {
 	src   Events
-	index map[string]int32 // event ID -> node index, or missing
+	index map[string]int32 // event ID -> slot
+	slots []int32          // slot -> node index, or missing
 	nodes []node
 	// impliedCreate, in room version 12, is the create event's ID: an auth
 	// event of every other event whether or not its auth_events lists it.
@@ -60,10 +68,22 @@ type graph struct {
 
 // lookup returns the node index of an event ID, or missing.
 func (g *graph) lookup(id string) int32 {
-	if idx, ok := g.index[id]; ok {
-		return idx
+	if s, ok := g.index[id]; ok {
+		return g.slots[s]
 	}
 	return missing
+}
+
+// slot returns the slot of id and whether it is new (then the caller asks
+// for it).
+func (g *graph) slot(id string) (s int32, isNew bool) {
+	if s, ok := g.index[id]; ok {
+		return s, false
+	}
+	s = int32(len(g.slots))
+	g.index[id] = s
+	g.slots = append(g.slots, missing)
+	return s, true
 }
 
 // load fetches the events named by ids and, level by level, their auth
@@ -72,33 +92,22 @@ func (g *graph) lookup(id string) int32 {
 // are the nodes [lo, hi).
 func (g *graph) load(ctx context.Context, ids []string) (lo, hi int32, err error) {
 	if g.index == nil {
-		g.index = make(map[string]int32, len(ids)+len(ids)/2)
+		n := len(ids) + len(ids)/8 + 16
+		g.index = make(map[string]int32, n)
+		g.slots = make([]int32, 0, n)
+		g.nodes = make([]node, 0, n)
 	}
 	lo, hi = int32(len(g.nodes)), -1
-	type span struct{ node, start, end int32 }
-	type pending struct {
-		pos int32
-		id  string
-	}
-	var spans []span
-	var pend []pending
-	var buf []int32 // auth slots of the new nodes, in auth_events order
-	if g.nodes == nil {
-		g.nodes = make([]node, 0, len(ids)+len(ids)/4+16)
-	}
-	want := make([]string, 0, len(ids))
-	fresh := len(g.index) == 0
+	// The auth events of the new nodes, as slots while loading (an auth
+	// event may be loaded by a later level), in auth_events order: node
+	// lo+i's are edges[start[i]:start[i+1]].
+	edges := make([]int32, 0, 4*len(ids))
+	start := make([]int32, 0, len(ids)+1)
+
+	want := make([]string, 0, len(ids)) // the IDs to ask for, slots [wantLo, ...)
+	wantLo := int32(len(g.slots))
 	for _, id := range ids {
-		if fresh {
-			// One map operation instead of two: a repeated ID does not
-			// grow the map (nothing is registered yet to overwrite).
-			before := len(g.index)
-			g.index[id] = missing
-			if len(g.index) > before {
-				want = append(want, id)
-			}
-		} else if _, seen := g.index[id]; !seen {
-			g.index[id] = missing
+		if _, isNew := g.slot(id); isNew {
 			want = append(want, id)
 		}
 	}
@@ -110,61 +119,69 @@ func (g *graph) load(ctx context.Context, ids []string) (lo, hi int32, err error
 		if err != nil {
 			return lo, lo, fmt.Errorf("stateres: fetch events: %w", err)
 		}
-		// Register the level first so that auth events within it resolve
-		// directly below.
+		// Give each returned event its node. Sources usually answer in the
+		// order asked, so the next wanted ID is tried before the map.
 		levelStart := len(g.nodes)
+		next := 0 // index in want of the ID expected next
 		for _, ev := range evs {
 			if ev == nil {
 				continue
 			}
 			id := ev.EventID()
-			if idx, asked := g.index[id]; !asked || idx != missing {
-				continue // not asked for, or returned twice
+			var s int32
+			if next < len(want) && want[next] == id {
+				s = wantLo + int32(next)
+			} else if s0, ok := g.index[id]; ok && s0 >= wantLo && s0 < wantLo+int32(len(want)) {
+				s = s0
+			} else {
+				continue // not asked for
 			}
-			g.index[id] = int32(len(g.nodes))
+			next = int(s-wantLo) + 1
+			if g.slots[s] != missing {
+				continue // returned twice
+			}
+			g.slots[s] = int32(len(g.nodes))
 			g.nodes = append(g.nodes, node{ev: ev, id: id})
 		}
 		if hi < 0 {
 			hi = int32(len(g.nodes))
 		}
-		var next []string
+		// Their auth events; those not seen before make the next level.
+		// (A new slice: the source may keep the one it was given.)
+		wantLo, want = int32(len(g.slots)), nil
 		for x := levelStart; x < len(g.nodes); x++ {
 			n := &g.nodes[x]
-			sp := span{node: int32(x), start: int32(len(buf))}
+			start = append(start, int32(len(edges)))
 			auth := authEventIDs(n.ev)
-			if c := g.impliedCreate; c != "" && n.id != c && !slices.Contains(auth, c) {
-				auth = append(auth[:len(auth):len(auth)], c)
-			}
 			for _, aid := range auth {
-				idx, seen := g.index[aid]
-				if !seen {
-					g.index[aid] = missing
-					next = append(next, aid)
+				s, isNew := g.slot(aid)
+				if isNew {
+					want = append(want, aid)
 				}
-				if idx == missing || !seen {
-					idx = missing
-					pend = append(pend, pending{pos: int32(len(buf)), id: aid})
-				}
-				buf = append(buf, idx)
+				edges = append(edges, s)
 			}
-			sp.end = int32(len(buf))
-			spans = append(spans, sp)
+			if c := g.impliedCreate; c != "" && n.id != c && !slices.Contains(auth, c) {
+				s, isNew := g.slot(c)
+				if isNew {
+					want = append(want, c)
+				}
+				edges = append(edges, s)
+			}
 		}
-		want = next
 	}
-	// Resolve the auth events that were not loaded yet when their citing
-	// event was, then drop missing ones and duplicates.
-	for _, p := range pend {
-		buf[p.pos] = g.index[p.id]
-	}
-	for _, sp := range spans {
-		auth := buf[sp.start:sp.start:sp.end]
-		for _, a := range buf[sp.start:sp.end] {
-			if a != missing && !contains(auth, a) {
+	start = append(start, int32(len(edges)))
+	// Turn slots into nodes, dropping missing auth events and duplicates.
+	// Each node's list is compacted in place (it only shrinks), so the
+	// nodes share edges.
+	for i := range len(g.nodes) - int(lo) {
+		from, to := start[i], start[i+1]
+		auth := edges[from:from:to]
+		for _, s := range edges[from:to] {
+			if a := g.slots[s]; a != missing && !contains(auth, a) {
 				auth = append(auth, a)
 			}
 		}
-		g.nodes[sp.node].auth = auth
+		g.nodes[int(lo)+i].auth = auth
 	}
 	if hi < 0 {
 		hi = lo
@@ -203,17 +220,20 @@ func contains(s []int32, v int32) bool {
 // which stop returns true. Nodes already marked are not walked again, so
 // callers can accumulate several walks in one mark slice.
 func (g *graph) ancestors(start []int32, mark []bool, stop func(int32) bool) {
+	// One start at a time keeps the stack short: with many start nodes
+	// (every unconflicted event) most of their auth events are marked
+	// already.
 	stack := make([]int32, 0, 64)
 	for _, s := range start {
 		stack = append(stack, g.nodes[s].auth...)
-	}
-	for len(stack) > 0 {
-		x := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if mark[x] || (stop != nil && stop(x)) {
-			continue
+		for len(stack) > 0 {
+			x := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if mark[x] || (stop != nil && stop(x)) {
+				continue
+			}
+			mark[x] = true
+			stack = append(stack, g.nodes[x].auth...)
 		}
-		mark[x] = true
-		stack = append(stack, g.nodes[x].auth...)
 	}
 }
