@@ -523,32 +523,3 @@ func TestFigures(t *testing.T) {
 		}
 	}
 }
-
-// TestRegression_NoInvitePDUBySend is scenario 1 (room versions 10 and
-// 12) with a check that our server never sends the invite PDU to the
-// invitee's server in a /send transaction. It used to (rooms.destinationsFor
-// added the target's server of every membership event), and Dendrite
-// v0.15.2 acknowledged that transaction, processed the PDU as a new event of
-// a room it was not in, and broke the room: the Dendrite user's join
-// soft-failed ("eventauth: create event has different roomID") and every
-// later event was rejected ("room ... does not exist"), so our messages
-// never reached the Dendrite user. The spec has the inviting server send
-// the co-signed invite only "to all of the servers in the room"
-// (server-server API, PUT /_matrix/federation/v2/invite), which the
-// invitee's server is not yet.
-func TestRegression_NoInvitePDUBySend(t *testing.T) {
-	for _, v := range []string{"10", "12"} {
-		t.Run("v"+v, func(t *testing.T) {
-			r, _ := scenario1(t, v)
-			invs, err := r.o.srv.RoomInvites(ctx(t), r.id)
-			if err != nil || len(invs) != 1 {
-				t.Fatalf("RoomInvites: %+v, %v; want the one invite", invs, err)
-			}
-			ds := r.p.deliveries(invs[0].EventID, func(pdu map[string]any) bool { return pduIs(pdu, r.remote.UserID, "invite") })
-			for _, d := range ds {
-				t.Errorf("our server sent the invite %s to Dendrite in /send %s (answered HTTP %d %s)", invs[0].EventID, d.Record.Path, d.Record.Status, d.Record.Response)
-			}
-			r.messagesBothWays(t)
-		})
-	}
-}

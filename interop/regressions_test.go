@@ -3,11 +3,12 @@ package interop
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,25 +16,45 @@ import (
 	homeserver "github.com/embedmatrix/homeserver"
 )
 
-// The TestKnownBug_* tests pin behaviours found by the scenarios that are
-// wrong on one side or the other. They fail until the bug is fixed, so
-// they are skipped unless INTEROP_KNOWN_BUGS=1.
-func knownBug(t *testing.T, what string) {
-	t.Helper()
-	if os.Getenv("INTEROP_KNOWN_BUGS") != "1" {
-		t.Skip("known bug: " + what + "; set INTEROP_KNOWN_BUGS=1 to run")
+// The TestRegression_* tests pin disagreements the scenarios found and the
+// library fixed; each says what went wrong, against which spec text.
+
+// TestRegression_NoInvitePDUBySend is scenario 1 (room versions 10 and
+// 12) with a check that our server never sends the invite PDU to the
+// invitee's server in a /send transaction. It used to (rooms.destinationsFor
+// added the target's server of every membership event), and Dendrite
+// v0.15.2 acknowledged that transaction, processed the PDU as a new event of
+// a room it was not in, and broke the room: the Dendrite user's join
+// soft-failed ("eventauth: create event has different roomID") and every
+// later event was rejected ("room ... does not exist"), so our messages
+// never reached the Dendrite user. The spec has the inviting server send
+// the co-signed invite only "to all of the servers in the room"
+// (server-server API, PUT /_matrix/federation/v2/invite), which the
+// invitee's server is not yet.
+func TestRegression_NoInvitePDUBySend(t *testing.T) {
+	for _, v := range []string{"10", "12"} {
+		t.Run("v"+v, func(t *testing.T) {
+			r, _ := scenario1(t, v)
+			invs, err := r.o.srv.RoomInvites(ctx(t), r.id)
+			if err != nil || len(invs) != 1 {
+				t.Fatalf("RoomInvites: %+v, %v; want the one invite", invs, err)
+			}
+			ds := r.p.deliveries(invs[0].EventID, func(pdu map[string]any) bool { return pduIs(pdu, r.remote.UserID, "invite") })
+			for _, d := range ds {
+				t.Errorf("our server sent the invite %s to Dendrite in /send %s (answered HTTP %d %s)", invs[0].EventID, d.Record.Path, d.Record.Status, d.Record.Response)
+			}
+			r.messagesBothWays(t)
+		})
 	}
 }
 
-// TestKnownBug_RevokeInviteStateLags: after RevokeInvite returns, the
-// invite it revoked must read as revoked (RoomInvites, Room's
-// Member.InviteState), as AcceptInvite's and RejectInvite's do (they move
-// the invite before returning). RevokeInvite moves it only later, on the
-// hook goroutine (notify.go onAccepted -> onMembershipForInvites), so a
-// host that refreshes its list right after the call still sees "pending".
-// Skipped unless INTEROP_KNOWN_BUGS=1.
-func TestKnownBug_RevokeInviteStateLags(t *testing.T) {
-	knownBug(t, "RoomInvites and Room() still show a revoked invite as pending right after RevokeInvite returns (the state moves later, on the hook goroutine)")
+// TestRegression_RevokeInviteStateAtReturn: after RevokeInvite returns,
+// the invite it revoked reads as revoked (RoomInvites, Room's
+// Member.InviteState), as AcceptInvite's and RejectInvite's do. It used to
+// move only later, on the hook goroutine (notify.go onAccepted ->
+// onMembershipForInvites), so a host that refreshed its list right after
+// the call still saw "pending" (found by scenario 3; fixed in c2281db).
+func TestRegression_RevokeInviteStateAtReturn(t *testing.T) {
 	e := newEnv(t)
 	bob := e.d.register(t, "bob", false)
 	r := e.ourChannel(t, "10", false)
@@ -58,30 +79,37 @@ func TestKnownBug_RevokeInviteStateLags(t *testing.T) {
 	}
 }
 
-// TestKnownBug_PhantomInviteWhileBanned: a Dendrite admin bans our carol,
-// then tries to invite her again. Dendrite v0.15.2 sends the invite to our
-// server for co-signing (PUT /_matrix/federation/v2/invite) before it
-// checks the auth rules; then its own check rejects the invite ("target
-// cannot be invited when their membership is ban"), its client gets 403,
-// and nothing ever withdraws what our server was sent. The invite's
-// prev_event is the ban itself, but its auth_events leave out the target's
-// current m.room.member event (the ban), which the spec's auth events
-// selection asks for. Our server co-signs it, stores it as a pending
-// invite and fires OnInvite, though it holds the ban and the invite's
-// prev_event: by the auth rules on the state before the event (server-
-// server API, "Checks performed on receipt of a PDU"; m.room.member,
-// membership invite: "If target user's current membership state is join
-// or ban, reject") it cannot pass, and PUT /v2/invite lets the invited
-// server refuse with 403. The host shows an invite that can never be
-// accepted. Dendrite is wrong on both counts (auth after co-signing, auth
-// events without the target's membership); we could still refuse an
-// invite that fails auth on the state before it when we hold its
-// prev_events.
-func TestKnownBug_PhantomInviteWhileBanned(t *testing.T) {
-	knownBug(t, "a banned user's invite that Dendrite rejects itself still reaches our host as a pending invite (Dendrite asks for the co-signature before checking auth; we co-sign an invite whose auth_events hold the ban)")
+// TestRegression_NoPhantomInviteWhileBanned: a Dendrite admin bans our
+// carol, then tries to invite her again. Dendrite v0.15.2 sends the invite
+// to our server for co-signing (PUT /_matrix/federation/v2/invite) before
+// it checks the auth rules itself, and the invite's auth_events leave out
+// the target's current m.room.member event (the ban), which the spec's
+// auth events selection asks for; its prev_event is the ban. Our server
+// used to co-sign it, store it as pending and fire OnInvite, though the
+// auth rules on the state before the event refuse it (m.room.member,
+// invite: "If target user's current membership state is join or ban,
+// reject"); Dendrite then rejected it itself and nothing withdrew it, so
+// the host showed an invite that could never be accepted. Now our server
+// answers 403 (PUT /v2/invite allows it: "The invite is not allowed"),
+// fixed in d63c0f7. Found by scenario 8.
+func TestRegression_NoPhantomInviteWhileBanned(t *testing.T) {
 	for _, v := range []string{"10", "12"} {
 		t.Run("v"+v, func(t *testing.T) {
-			e := newEnv(t)
+			var mu sync.Mutex
+			var answers []string // our answers to Dendrite's PUT /v2/invite
+			e := newEnv(t, withInboundWrap(func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if !strings.HasPrefix(r.URL.Path, "/_matrix/federation/v2/invite/") {
+						next.ServeHTTP(w, r)
+						return
+					}
+					cw := &captureWriter{ResponseWriter: w, status: http.StatusOK}
+					next.ServeHTTP(cw, r)
+					mu.Lock()
+					answers = append(answers, fmt.Sprintf("HTTP %d %.300s", cw.status, cw.buf.Bytes()))
+					mu.Unlock()
+				})
+			}))
 			d, o := e.d, e.o
 			dave := d.register(t, "dave", true)
 			carol := o.userID("carol")
@@ -102,7 +130,16 @@ func TestKnownBug_PhantomInviteWhileBanned(t *testing.T) {
 			}
 			err = dave.invite(roomID, carol)
 			t.Logf("Dendrite's POST /invite of the banned %s: %v", carol, err)
+			if err == nil {
+				t.Errorf("Dendrite invited the banned %s", carol)
+			}
 			time.Sleep(300 * time.Millisecond)
+			mu.Lock()
+			t.Logf("our answers to Dendrite's PUT /v2/invite: %q", answers)
+			if len(answers) != 1 || !strings.HasPrefix(answers[0], "HTTP 403") {
+				t.Errorf("our server answered Dendrite's invite of the banned %s with %q, want one 403", carol, answers)
+			}
+			mu.Unlock()
 			for _, inv := range o.invites.all() {
 				if inv.V.RoomID == roomID {
 					t.Errorf("our OnInvite reported an invite of the banned %s: %+v", carol, inv.V)
@@ -137,24 +174,21 @@ func TestKnownBug_PhantomInviteWhileBanned(t *testing.T) {
 	}
 }
 
-// TestKnownBug_LeaveThenRejoinSplitsRoom: our carol leaves a Dendrite room
-// and at once joins it again (Leave, then JoinRoom). Dendrite acknowledges
-// the /send holding the leave before it processes it (PDUs go to its
-// roomserver asynchronously), so its make_join template still builds on
-// carol's old join. Our send_join is answered 200, but Dendrite does not
-// put the join into the room: gomatrixserverlib.HandleSendJoin reports
-// AlreadyJoined (carol's membership is still join there) and Dendrite's
-// SendJoin (federationapi/routing/join.go) only inputs the event when it is
-// not. Then the leave is processed. Dendrite ends with carol left, our
-// server with carol joined (by a join Dendrite never took in): her
-// messages are soft-failed there ("sender not in room") and Dendrite's
-// never reach us. The spec has the resident server "accept [the join]
-// into the room's graph" (PUT /_matrix/federation/v2/send_join); it makes
-// no exception for a user it believes joined. Our side could avoid the
-// race: a make_join template whose auth events show the joiner still
-// joined, when we sent a later leave, is stale; wait and ask again.
-func TestKnownBug_LeaveThenRejoinSplitsRoom(t *testing.T) {
-	knownBug(t, "a leave at once followed by a rejoin leaves Dendrite with the user left and us with the user joined (Dendrite drops a send_join of a user it still sees joined, then applies the leave it acknowledged earlier)")
+// TestRegression_LeaveThenRejoin: our carol leaves a Dendrite room and at
+// once joins it again (Leave, then JoinRoom). Dendrite acknowledges the
+// /send holding the leave before it processes it (PDUs go to its
+// roomserver asynchronously), so its make_join template can still build on
+// carol's old join; and Dendrite does not put a send_join into the room
+// when it sees the user joined already (gomatrixserverlib.HandleSendJoin
+// reports AlreadyJoined; federationapi/routing/join.go only inputs the
+// event when it is not), though the spec has the resident server "accept
+// [the join] into the room's graph" (PUT /_matrix/federation/v2/send_join).
+// Our server used to take that template: Dendrite ended with carol left,
+// we with carol joined, her messages soft-failed there ("sender not in
+// room") and Dendrite's never reached us. Now JoinRoom asks again for a
+// template built on a join we left (fixed in d63c0f7). Found by
+// scenario 8.
+func TestRegression_LeaveThenRejoin(t *testing.T) {
 	e := newEnv(t)
 	d, o := e.d, e.o
 	dave := d.register(t, "dave", true)
@@ -171,12 +205,20 @@ func TestKnownBug_LeaveThenRejoinSplitsRoom(t *testing.T) {
 	if _, ok := dave.waitTimeline(roomID, isMembership(carol, "join")); !ok {
 		t.Fatalf("Dendrite did not see %s join", carol)
 	}
+	before := len(e.p.all())
 	if err := o.srv.Leave(c, roomID, "carol"); err != nil {
 		t.Fatalf("our Leave: %v", err)
 	}
 	if err := o.srv.JoinRoom(c, roomID, "carol", []string{d.name}); err != nil {
 		t.Fatalf("our JoinRoom right after the leave: %v", err)
 	}
+	var makeJoins []string
+	for _, rec := range e.p.all()[before:] {
+		if strings.Contains(rec.Path, "/make_join/") {
+			makeJoins = append(makeJoins, fmt.Sprintf("%s -> HTTP %d %.200s", rec.At.Format("15:04:05.000"), rec.Status, rec.Response))
+		}
+	}
+	t.Logf("make_join calls of the rejoin (more than one: a template built on the old join was refused and asked for again): %d\n%s", len(makeJoins), strings.Join(makeJoins, "\n"))
 	time.Sleep(time.Second)
 	st, err := dave.state(roomID)
 	if err != nil {
@@ -198,27 +240,24 @@ func TestKnownBug_LeaveThenRejoinSplitsRoom(t *testing.T) {
 	r.messagesBothWays(t)
 }
 
-// TestKnownBug_TxnRetriedWithNewPDUsLosesThem: Dendrite v0.15.2 retries a
-// failed /send under the same transaction ID, but builds the retry from
-// what is queued by then (federationapi/queue/destinationqueue.go:
+// TestRegression_TxnReusedWithNewPDUs: Dendrite v0.15.2 retries a failed
+// /send under the same transaction ID, but builds the retry from what is
+// queued by then (federationapi/queue/destinationqueue.go:
 // createTransaction keeps oq.transactionID after a failure and refills the
-// PDUs), so the retry can carry PDUs the first attempt did not. Our
-// server remembers each (origin, txnID) and answers a repeat with the
-// first answer without processing it (federation/send_routes.go), so the
-// new PDUs are never processed, while Dendrite, seeing 200, drops them
-// from its queue: the message is missing until a later event of the room,
-// which cites it as a prev_event, makes us fetch it (get_missing_events);
-// in a quiet room it stays missing. It happens when our server processes
-// a transaction but Dendrite does not get the answer (here the test cuts
-// the connection after our handler ran; in scenario 10 an abrupt
-// http.Server.Close during a restart did it). The spec has the sender
-// "retry" a transaction until it gets 200 before sending one with a
-// different txnId (PUT /_matrix/federation/v1/send/{txnId}): a retry is
-// the same transaction, so Dendrite is at fault; but PDUs are deduplicated
-// by event ID anyway, so we could process the PDUs a repeat carries that
-// the first answer does not list.
-func TestKnownBug_TxnRetriedWithNewPDUsLosesThem(t *testing.T) {
-	knownBug(t, "Dendrite retries a /send under the same txnId with PDUs added; we answer the repeat from the first answer and never process them (a message is missing until the next one)")
+// PDUs), so the retry can carry PDUs the first attempt did not. Our server
+// used to answer a repeated (origin, txnID) with the first answer without
+// processing it, so the new PDUs were never processed while Dendrite,
+// seeing 200, dropped them from its queue: a message went missing until a
+// later event of the room made us fetch it (get_missing_events). It
+// happens when our server processes a transaction but Dendrite does not
+// get the answer (here the test cuts the connection after our handler
+// ran; scenario 10 hit it with an abrupt http.Server.Close during a
+// restart). The spec has the sender retry a transaction until it gets 200
+// before sending one with a different txnId (PUT
+// /_matrix/federation/v1/send/{txnId}): a retry is the same transaction,
+// so Dendrite is at fault; our server now processes a transaction ID
+// reused with another body (fixed in d63c0f7).
+func TestRegression_TxnReusedWithNewPDUs(t *testing.T) {
 	marker := "processed, answer lost " + randomString(4)
 	type seen struct {
 		txn    string
@@ -289,11 +328,28 @@ func TestKnownBug_TxnRetriedWithNewPDUsLosesThem(t *testing.T) {
 		t.Fatalf("Dendrite send: %v", err)
 	}
 	_, ok := e.o.messages.wait(20*time.Second, func(m homeserver.Message) bool { return m.RoomID == r.id && m.Body == next })
+	// The path under test: the retry reuses the cut transaction's ID with
+	// the new message added.
+	reused := eventually(func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, a := range seenTxns {
+			for _, b := range seenTxns {
+				if a.cut && !b.cut && a.txn == b.txn && slices.Contains(b.bodies, next) {
+					return true
+				}
+			}
+		}
+		return false
+	})
 	mu.Lock()
 	for _, s := range seenTxns {
 		t.Logf("Dendrite -> our server: PUT /send/%s with messages %q -> our answer %s (answer cut: %t)", s.txn, s.bodies, s.answer, s.cut)
 	}
 	mu.Unlock()
+	if !reused {
+		t.Errorf("Dendrite did not retry the cut transaction under the same ID with %q added: the test did not reach the case it pins", next)
+	}
 	if !ok {
 		t.Errorf("%q never reached our host: Dendrite sent it in a retry of a transaction we had already answered", next)
 		// Does the next message, whose prev_event is the lost one, bring
