@@ -7,8 +7,8 @@
 #   interop/run.sh                        # from anywhere
 #   DENDRITE_BIN_DIR=/some/dir interop/run.sh
 #
-# Environment: INTEROP_KNOWN_BUGS=1 also runs the tests of known bugs (they
-# fail); INTEROP_LOG=debug shows our server's logs; INTEROP_DENDRITE_LOG=debug
+# Environment: INTEROP_KNOWN_BUGS=1 also runs what is skipped for a known
+# bug (it fails); INTEROP_LOG=debug shows our server's logs; INTEROP_DENDRITE_LOG=debug
 # writes Dendrite's debug log; INTEROP_KEEP=1 keeps the shared Dendrite's
 # directory of a failed run.
 set -euo pipefail
