@@ -64,9 +64,16 @@ func (e *Engine) FetchHistory(ctx context.Context, server spec.ServerName, roomI
 	if len(from) > MaxPrevEvents {
 		from = from[:MaxPrevEvents]
 	}
-	raws, err := e.cfg.Remote.Backfill(ctx, server, roomID, from, min(max(limit, 1), MaxBackfill))
+	limit = min(max(limit, 1), MaxBackfill)
+	raws, err := e.cfg.Remote.Backfill(ctx, server, roomID, from, limit)
 	if err != nil {
-		return nil, fmt.Errorf("rooms: backfill from %s: %w", server, err)
+		// Some servers refuse /backfill where they answer
+		// /get_missing_events (Dendrite 0.15.2 rejects room version 12's
+		// room IDs there): ask for what lies before the same events.
+		var merr error
+		if raws, merr = e.cfg.Remote.MissingEvents(ctx, server, roomID, nil, from, limit, 0); merr != nil {
+			return nil, fmt.Errorf("rooms: backfill from %s: %w (get_missing_events: %v)", server, err, merr)
+		}
 	}
 	var evs []gomatrixserverlib.PDU
 	for _, raw := range raws {
@@ -83,6 +90,9 @@ func (e *Engine) FetchHistory(ctx context.Context, server spec.ServerName, roomI
 	for _, ev := range evs {
 		if s, err := e.cfg.Store.Event(ctx, ev.EventID()); err == nil && s.StateBefore != 0 {
 			continue // already part of the room here
+		}
+		if ev.Type() == spec.MRoomCreate {
+			continue // the room's start: we hold it from the join
 		}
 		if checkRefs(ev) != nil || e.VerifySignatures(ctx, ev) != nil {
 			continue
