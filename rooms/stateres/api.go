@@ -21,8 +21,11 @@ type StateMap map[StateKey]string
 // order, each at most once; unknown IDs are left out and are not an error.
 // An error means the source itself failed (a database error, a cancelled
 // context) and aborts the resolution. The resolver asks in batches, one
-// call per level of the auth graph, and never asks twice for the same ID
-// within one Resolve call.
+// call per level of the auth graph it walks: first from the conflicted
+// events, then (only when the auth difference needs them) from all the
+// unconflicted events, then (room versions 10 and 11) from the
+// unconflicted events the auth checks read. It never asks twice for the
+// same ID within one Resolve call.
 type Events interface {
 	Events(ctx context.Context, ids []string) ([]gomatrixserverlib.PDU, error)
 }

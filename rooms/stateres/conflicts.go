@@ -106,7 +106,19 @@ func (r *resolver) authDifference(unconflictedNodes []int32, perSet [][]int32, d
 	for _, u := range unconflictedNodes {
 		inU[u] = true
 	}
+	for _, x := range r.authDifferenceOutside(inU, perSet) {
+		diff[x] = true
+	}
+}
 
+// authDifferenceOutside returns the events of ∪A_i − ∩A_i (A_i: the
+// conflicted events of set i with their auth chains) not marked in inU.
+// inU must be closed under auth chains (every auth event of a marked event
+// is marked) and a subset of U; the walks stop at marked events. With inU
+// all of U the result is the auth difference; with a part of U it is the
+// auth difference plus the events of U that inU does not mark.
+func (r *resolver) authDifferenceOutside(inU []bool, perSet [][]int32) []int32 {
+	g := &r.g
 	// bits[x*words+w] holds, for node x, which sets' chains contain it.
 	nsets := len(perSet)
 	words := (nsets + 63) / 64
@@ -130,11 +142,13 @@ func (r *resolver) authDifference(unconflictedNodes []int32, perSet [][]int32, d
 			stack = append(stack, g.nodes[x].auth...)
 		}
 	}
+	out := touched[:0]
 	for _, x := range touched {
 		if !isFull(bits[int(x)*words:int(x)*words+words], nsets) {
-			diff[x] = true
+			out = append(out, x)
 		}
 	}
+	return out
 }
 
 // isZero reports whether no bit is set.

@@ -3,6 +3,7 @@ package stateres
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/matrix-org/gomatrixserverlib"
@@ -40,55 +41,89 @@ func (r *resolver) resolve(ctx context.Context, sets []StateMap) (StateMap, erro
 		return unconflicted, nil
 	}
 
-	// Load the state events of every set and their auth chains, once.
-	ids := make([]string, 0, len(unconflicted)+len(conflictedIDs))
-	for _, id := range unconflicted {
-		ids = append(ids, id)
-	}
-	ids = append(ids, conflictedIDs...)
+	// Load the conflicted events and their auth chains. The unconflicted
+	// events (nearly all of a big room's state) are loaded only when the
+	// auth difference cannot be settled without them, and otherwise only
+	// those the auth checks read.
 	r.g.src = r.src
 	if r.version == "12" {
 		r.g.impliedCreate = unconflicted[StateKey{spec.MRoomCreate, ""}]
 	}
-	lo, hi, err := r.g.load(ctx, ids)
-	if err != nil {
+	if _, _, err := r.g.load(ctx, conflictedIDs); err != nil {
 		return nil, err
 	}
 	g := &r.g
-	nodes := len(g.nodes)
 	conflicted := known(g, conflictedIDs)
 	r.unconflicted, r.conflicted = unconflicted, conflicted
-
-	// The first level of the load is the state events themselves; those
-	// not conflicted are the unconflicted ones (an event named under two
-	// keys, one conflicted, counts as both).
-	isConflicted := make([]bool, nodes)
-	for _, c := range conflicted {
-		isConflicted[c] = true
-	}
-	unconflictedNodes := make([]int32, 0, len(unconflicted))
-	for x := lo; x < hi; x++ {
-		if !isConflicted[x] {
-			unconflictedNodes = append(unconflictedNodes, x)
-		} else if n := g.at(x); n.state && unconflicted[n.key()] == n.id {
-			unconflictedNodes = append(unconflictedNodes, x)
-		}
-	}
 	perSet := make([][]int32, len(perSetIDs))
 	for i, s := range perSetIDs {
 		perSet[i] = known(g, s)
+	}
+	r.perSet = perSet
+
+	// The auth difference is ∪A_i − ∩A_i − U (see authDifference). Every
+	// loaded event that is an unconflicted state event is in U, and so is
+	// its auth chain (loaded too): that part of U needs no more events.
+	// Only an event of ∪A_i − ∩A_i outside it and not conflicted (a
+	// conflicted event is in the full conflicted set anyway) needs the
+	// rest of U to decide.
+	isConflicted := make([]bool, len(g.nodes))
+	for _, c := range conflicted {
+		isConflicted[c] = true
+	}
+	nearU := make([]bool, len(g.nodes))
+	var seeds []int32
+	for x := range g.nodes {
+		if n := g.at(int32(x)); n.state && unconflicted[n.key()] == n.id {
+			seeds = append(seeds, int32(x))
+		}
+	}
+	g.ancestors(seeds, nearU, nil)
+	for _, x := range seeds {
+		nearU[x] = true
+	}
+	var open []int32
+	for _, x := range r.authDifferenceOutside(nearU, perSet) {
+		if !isConflicted[x] {
+			open = append(open, x)
+		}
+	}
+	var diff []int32
+	if len(open) > 0 || r.hooks != nil {
+		// Load U itself (the differential tests' hooks use it too).
+		ucIDs := make([]string, 0, len(unconflicted))
+		for _, id := range unconflicted {
+			ucIDs = append(ucIDs, id)
+		}
+		sort.Strings(ucIDs)
+		if _, _, err := g.load(ctx, ucIDs); err != nil {
+			return nil, err
+		}
+		ucNodes := known(g, ucIDs)
+		r.unconflictedNodes = ucNodes
+		inU := make([]bool, len(g.nodes))
+		g.ancestors(ucNodes, inU, nil)
+		for _, u := range ucNodes {
+			inU[u] = true
+		}
+		for _, x := range open {
+			if !inU[x] {
+				diff = append(diff, x)
+			}
+		}
 	}
 
 	// The full conflicted set: the conflicted state set, the auth
 	// difference and, in v2.1, the conflicted state subgraph.
 	// Spec (v12 "Full conflicted set"): "the union of the conflicted state
 	// set, the conflicted state subgraph, and the auth difference."
-	inFull := make([]bool, nodes)
+	inFull := make([]bool, len(g.nodes))
 	for _, c := range conflicted {
 		inFull[c] = true
 	}
-	r.unconflictedNodes, r.perSet = unconflictedNodes, perSet
-	r.authDifference(unconflictedNodes, perSet, inFull)
+	for _, x := range diff {
+		inFull[x] = true
+	}
 	if r.algo == algoV21 {
 		r.conflictedSubgraph(conflicted, inFull)
 	}
@@ -101,6 +136,32 @@ func (r *resolver) resolve(ctx context.Context, sets []StateMap) (StateMap, erro
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("stateres: %w", err)
 	}
+	// In v2 the auth checks start from the unconflicted state map: load
+	// its events at the keys the auth rules read for the full conflicted
+	// set, and its power levels event (with its auth chain, for the
+	// mainline), unless loaded already.
+	if r.algo == algoV2 {
+		var ids []string
+		add := func(k StateKey) {
+			if id, ok := unconflicted[k]; ok {
+				if _, seen := g.index[id]; !seen {
+					ids = append(ids, id)
+				}
+			}
+		}
+		add(StateKey{spec.MRoomPowerLevels, ""})
+		for _, x := range full {
+			for _, k := range r.neededKeys(x) {
+				add(k)
+			}
+		}
+		sort.Strings(ids)
+		ids = slices.Compact(ids)
+		if _, _, err := g.load(ctx, ids); err != nil {
+			return nil, err
+		}
+	}
+	nodes := len(g.nodes)
 	if err := r.loadRejections(ctx, full, unconflicted); err != nil {
 		return nil, err
 	}
