@@ -3,6 +3,7 @@ package federation
 import (
 	"context"
 	"crypto/tls"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"net/http"
@@ -66,17 +67,28 @@ func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	u := *r.URL
 	u.Scheme = "https"
+	// The URL host carries the exact server name, hex-encoded, to dialTLS
+	// (and keys the connection pool): "example.org" and "example.org:443"
+	// resolve differently per the spec, though both would dial port 443.
+	u.Host = hex.EncodeToString([]byte(r.URL.Host)) + serverNameSuffix
 	r2 := r.Clone(r.Context())
 	r2.URL = &u
-	r2.Host = r.URL.Host
-	// The server name travels as the URL host; dialTLS resolves it.
+	r2.Host = r.URL.Host // the Host header is the server name
 	return t.inner.RoundTrip(r2)
 }
 
-// dialTLS resolves the server name addr (as "name:port" from the URL) and
-// opens a TLS connection to it.
+// serverNameSuffix ends the placeholder host a server name travels in.
+const serverNameSuffix = ".matrix-server.invalid:443"
+
+// dialTLS resolves the server name encoded in addr and opens a TLS
+// connection to it.
 func (t *Transport) dialTLS(ctx context.Context, network, addr string) (net.Conn, error) {
-	server := strings.TrimSuffix(addr, ":443")
+	enc, ok := strings.CutSuffix(addr, serverNameSuffix)
+	name, err := hex.DecodeString(enc)
+	if !ok || err != nil {
+		return nil, fmt.Errorf("federation: unexpected dial address %q", addr)
+	}
+	server := string(name)
 	dest, tlsName, err := t.resolve(ctx, server)
 	if err != nil {
 		return nil, err
