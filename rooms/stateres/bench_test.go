@@ -80,3 +80,31 @@ func BenchmarkResolve(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSplit times the division into unconflicted and conflicted
+// state on BenchmarkResolve's rooms, comparing by address and by content,
+// to place byAddressMin.
+func BenchmarkSplit(b *testing.B) {
+	maxMembers := envInt("STATERES_BENCH_MAX", 100000)
+	for _, members := range []int{1000, 3000, 10000, 30000, 100000} {
+		if members > maxMembers {
+			continue
+		}
+		for _, forks := range []int{2, 5} {
+			for _, way := range []string{"address", "content"} {
+				b.Run(fmt.Sprintf("members=%d/forks=%d/%s", members, forks, way), func(b *testing.B) {
+					c := benchRoom(b, members, forks)
+					byAddressMin = 0
+					if way == "content" {
+						byAddressMin = 1 << 62
+					}
+					defer func() { byAddressMin = defaultByAddressMin }()
+					b.ResetTimer()
+					for i := 0; i < b.N; i++ {
+						split(c.sets)
+					}
+				})
+			}
+		}
+	}
+}
