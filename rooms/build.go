@@ -258,9 +258,9 @@ func (e *Engine) buildOnTop(ctx context.Context, roomID, sender, typ string, sta
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", ErrBadEvent, err)
 	}
-	keys := []skey{{spec.MRoomCreate, ""}}
+	keys := []skey{{Type: spec.MRoomCreate, StateKey: ""}}
 	for _, tu := range needed.Tuples() {
-		keys = append(keys, skey{tu.EventType, tu.StateKey})
+		keys = append(keys, skey{Type: tu.EventType, StateKey: tu.StateKey})
 	}
 	authState, err := e.statePDUs(ctx, v, t.beforeSet, keys)
 	if err != nil {

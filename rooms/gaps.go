@@ -175,10 +175,10 @@ func (e *Engine) stateFromRemote(ctx context.Context, v gomatrixserverlib.IRoomV
 	remote := stateSet{}
 	for _, s := range stored {
 		if s.Status == storage.StatusAccepted && s.StateKey != nil && s.RoomID == roomID {
-			remote[skey{s.Type, *s.StateKey}] = s.EventID
+			remote[skey{Type: s.Type, StateKey: *s.StateKey}] = s.EventID
 		}
 	}
-	if _, ok := remote[skey{spec.MRoomCreate, ""}]; !ok {
+	if _, ok := remote[skey{Type: spec.MRoomCreate, StateKey: ""}]; !ok {
 		return 0, nil, fmt.Errorf("rooms: state from %s has no usable create event", origin)
 	}
 	sets := []stateSet{remote}

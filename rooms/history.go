@@ -127,7 +127,7 @@ func (e *Engine) serverMaySee(ctx context.Context, v gomatrixserverlib.IRoomVers
 		return false, err
 	}
 	visibility := "shared"
-	if id, ok := set[skey{spec.MRoomHistoryVisibility, ""}]; ok {
+	if id, ok := set[skey{Type: spec.MRoomHistoryVisibility, StateKey: ""}]; ok {
 		if hv, err := e.cfg.Store.Event(ctx, id); err == nil {
 			if v := gjsonString(hv.JSON, "content.history_visibility"); v != "" {
 				visibility = v
@@ -139,8 +139,8 @@ func (e *Engine) serverMaySee(ctx context.Context, v gomatrixserverlib.IRoomVers
 	}
 	var keys []skey
 	for k := range set {
-		if k.typ == spec.MRoomMember {
-			if s, err := ServerOf(k.key); err == nil && s == server {
+		if k.Type == spec.MRoomMember {
+			if s, err := ServerOf(k.StateKey); err == nil && s == server {
 				keys = append(keys, k)
 			}
 		}

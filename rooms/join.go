@@ -284,7 +284,7 @@ func (e *Engine) JoinFromResponse(ctx context.Context, version string, join goma
 		good[ev.EventID()] = ev
 		writes = append(writes, update(ev, storage.StatusAccepted, "", false, nil))
 		if isState[ev.EventID()] && ev.StateKey() != nil {
-			set[skey{ev.Type(), *ev.StateKey()}] = ev.EventID()
+			set[skey{Type: ev.Type(), StateKey: *ev.StateKey()}] = ev.EventID()
 			state = append(state, ev)
 		}
 	}

@@ -173,7 +173,7 @@ func (e *Engine) commitAs(ctx context.Context, v gomatrixserverlib.IRoomVersion,
 	if p.status == storage.StatusAccepted {
 		a := Accepted{Event: p.ev, StreamPos: pos[0], Local: local, Historical: historical}
 		if sk := p.ev.StateKey(); sk != nil {
-			if old, err := e.statePDUs(ctx, v, p.beforeSet, []skey{{p.ev.Type(), *sk}}); err == nil && len(old) == 1 {
+			if old, err := e.statePDUs(ctx, v, p.beforeSet, []skey{{Type: p.ev.Type(), StateKey: *sk}}); err == nil && len(old) == 1 {
 				a.Replaced = old[0]
 			}
 		}

@@ -50,23 +50,17 @@ func (e *Engine) resolve(ctx context.Context, v gomatrixserverlib.IRoomVersion, 
 // resolveConflicted runs the room version's state resolution algorithm
 // (rooms/stateres) over sets that disagree.
 func (e *Engine) resolveConflicted(ctx context.Context, v gomatrixserverlib.IRoomVersion, sets []stateSet) (stateSet, error) {
+	// A stateSet is a stateres.StateMap (same key type): handed over as
+	// it is. Resolve does not modify the sets and returns a new map.
 	in := make([]stateres.StateMap, len(sets))
 	for i, s := range sets {
-		m := make(stateres.StateMap, len(s))
-		for k, id := range s {
-			m[stateres.StateKey{Type: k.typ, StateKey: k.key}] = id
-		}
-		in[i] = m
+		in[i] = stateres.StateMap(s)
 	}
 	resolved, err := stateres.Resolve(ctx, string(v.Version()), in, &storeEvents{e: e, v: v})
 	if err != nil {
 		return nil, fmt.Errorf("rooms: state resolution: %w", err)
 	}
-	out := make(stateSet, len(resolved))
-	for k, id := range resolved {
-		out[skey{k.Type, k.StateKey}] = id
-	}
-	return out, nil
+	return stateSet(resolved), nil
 }
 
 // storeEvents feeds the resolver from the store: stateres.Events and

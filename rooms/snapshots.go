@@ -6,13 +6,15 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/embedmatrix/homeserver/rooms/stateres"
 	"github.com/embedmatrix/homeserver/storage"
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 )
 
-// skey is an event (type, state_key).
-type skey struct{ typ, key string }
+// skey is an event (type, state_key). It is stateres's key, so that a
+// stateSet is handed to the resolver as it is, without a copy.
+type skey = stateres.StateKey
 
 // stateSet is a room state: which event holds each (type, state_key).
 // Sets read from snapshots are shared through the cache: never modify one,
@@ -34,7 +36,7 @@ func (s stateSet) with(ev gomatrixserverlib.PDU) stateSet {
 		return s
 	}
 	out := s.clone()
-	out[skey{ev.Type(), *ev.StateKey()}] = ev.EventID()
+	out[skey{Type: ev.Type(), StateKey: *ev.StateKey()}] = ev.EventID()
 	return out
 }
 
@@ -52,12 +54,12 @@ func diff(from, to stateSet) []storage.StateEntry {
 	var out []storage.StateEntry
 	for k, v := range to {
 		if from[k] != v {
-			out = append(out, storage.StateEntry{Type: k.typ, StateKey: k.key, EventID: v})
+			out = append(out, storage.StateEntry{Type: k.Type, StateKey: k.StateKey, EventID: v})
 		}
 	}
 	for k := range from {
 		if _, ok := to[k]; !ok {
-			out = append(out, storage.StateEntry{Type: k.typ, StateKey: k.key})
+			out = append(out, storage.StateEntry{Type: k.Type, StateKey: k.StateKey})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -110,7 +112,7 @@ func (e *Engine) snapshot(ctx context.Context, id int64) (stateSet, error) {
 	}
 	s := make(stateSet, len(entries))
 	for _, en := range entries {
-		s[skey{en.Type, en.StateKey}] = en.EventID
+		s[skey{Type: en.Type, StateKey: en.StateKey}] = en.EventID
 	}
 	e.snaps.put(id, s)
 	return s, nil
@@ -173,9 +175,9 @@ func (e *Engine) loadPDUs(ctx context.Context, v gomatrixserverlib.IRoomVersion,
 // (create, power levels, join rules, sender's and target's membership...).
 func (e *Engine) authState(ctx context.Context, v gomatrixserverlib.IRoomVersion, set stateSet, ev gomatrixserverlib.PDU) ([]gomatrixserverlib.PDU, error) {
 	needed := gomatrixserverlib.StateNeededForAuth([]gomatrixserverlib.PDU{ev})
-	keys := []skey{{spec.MRoomCreate, ""}}
+	keys := []skey{{Type: spec.MRoomCreate, StateKey: ""}}
 	for _, t := range needed.Tuples() {
-		keys = append(keys, skey{t.EventType, t.StateKey})
+		keys = append(keys, skey{Type: t.EventType, StateKey: t.StateKey})
 	}
 	return e.statePDUs(ctx, v, set, keys)
 }
@@ -194,7 +196,7 @@ func (e *Engine) joinedServersOf(ctx context.Context, v gomatrixserverlib.IRoomV
 	}
 	var keys []skey
 	for k := range set {
-		if k.typ == spec.MRoomMember {
+		if k.Type == spec.MRoomMember {
 			keys = append(keys, k)
 		}
 	}
