@@ -9,9 +9,10 @@ import (
 	"github.com/matrix-org/gomatrixserverlib"
 )
 
-// resolve merges several states of a room into one. It is the one place
-// state resolution happens: the unconflicted case is answered here, the
-// conflicted one by the room version's algorithm.
+// resolve merges several states of a room into one with the room
+// version's state resolution algorithm (rooms/stateres). It is the one
+// place state resolution happens. Sets that agree on every key are merged
+// by the resolver without loading any event.
 func (e *Engine) resolve(ctx context.Context, v gomatrixserverlib.IRoomVersion, sets []stateSet) (stateSet, error) {
 	switch len(sets) {
 	case 0:
@@ -19,37 +20,6 @@ func (e *Engine) resolve(ctx context.Context, v gomatrixserverlib.IRoomVersion, 
 	case 1:
 		return sets[0], nil
 	}
-	// Spec: the unconflicted state map holds the keys that have the same
-	// event in every set; every other key is conflicted.
-	conflicted := false
-	union := stateSet{}
-	for i, s := range sets {
-		for k, id := range s {
-			if have, ok := union[k]; ok && have != id {
-				conflicted = true
-			}
-			union[k] = id
-		}
-		if i > 0 && len(s) != len(sets[0]) {
-			conflicted = true
-		}
-	}
-	if !conflicted {
-		for _, s := range sets[1:] {
-			if len(s) != len(union) {
-				conflicted = true
-			}
-		}
-	}
-	if !conflicted {
-		return union, nil
-	}
-	return e.resolveConflicted(ctx, v, sets)
-}
-
-// resolveConflicted runs the room version's state resolution algorithm
-// (rooms/stateres) over sets that disagree.
-func (e *Engine) resolveConflicted(ctx context.Context, v gomatrixserverlib.IRoomVersion, sets []stateSet) (stateSet, error) {
 	// A stateSet is a stateres.StateMap (same key type): handed over as
 	// it is. Resolve does not modify the sets and returns a new map.
 	in := make([]stateres.StateMap, len(sets))

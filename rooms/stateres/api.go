@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 
 	"github.com/matrix-org/gomatrixserverlib"
 )
@@ -72,9 +73,9 @@ func resolveWith(ctx context.Context, roomVersion string, sets []StateMap, event
 	case 0:
 		return StateMap{}, nil
 	case 1:
-		out := make(StateMap, len(sets[0]))
-		for k, v := range sets[0] {
-			out[k] = v
+		out := maps.Clone(sets[0])
+		if out == nil {
+			out = StateMap{}
 		}
 		return out, nil
 	}
