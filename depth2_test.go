@@ -167,6 +167,16 @@ func TestBackfillOnDemand(t *testing.T) {
 	if msgs, _ := b.srv.Messages(ctx, roomID, 0, 100); len(msgs) != 0 {
 		t.Fatalf("b has %d messages before backfill", len(msgs))
 	}
+	// Where history can be fetched from: bob's join, whose prev event (a's
+	// last message) b does not hold; once all is backfilled, nowhere.
+	ext, err := b.srv.rooms.BackwardExtremities(ctx, roomID)
+	if err != nil || len(ext) != 1 {
+		t.Fatalf("backward extremities before backfill: %v, %v; want bob's join", ext, err)
+	}
+	bob, _ := b.srv.UserID("bob")
+	if ev, err := b.srv.store.Event(ctx, ext[0]); err != nil || ev.Type != spec.MRoomMember || ev.StateKey == nil || *ev.StateKey != bob {
+		t.Fatalf("backward extremity %s is not bob's join: %+v, %v", ext[0], ev, err)
+	}
 	got, err := b.srv.Backfill(ctx, roomID, 100)
 	if err != nil {
 		t.Fatal(err)
@@ -183,6 +193,9 @@ func TestBackfillOnDemand(t *testing.T) {
 		if !stored(t, b, m.EventID) {
 			t.Fatalf("backfilled %s not stored", m.EventID)
 		}
+	}
+	if ext, err := b.srv.rooms.BackwardExtremities(ctx, roomID); err != nil || len(ext) != 0 {
+		t.Fatalf("backward extremities after backfilling everything: %v, %v", ext, err)
 	}
 	// History does not move the room: new messages still flow both ways.
 	if _, err := b.srv.SendMessage(ctx, roomID, "bob", "after backfill"); err != nil {

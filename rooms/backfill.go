@@ -13,11 +13,22 @@ import (
 
 // BackwardExtremities returns the room's oldest known events whose
 // prev_events are not stored: where older history can be fetched from.
+//
+// One pass over the room's events in pages; a prev event not met among
+// them (most prev events come earlier in the stream, so few are) may still
+// be stored outside the timeline (an outlier, a rejected event), so those
+// are looked up together at the end, in batches, rather than one query per
+// event.
 func (e *Engine) BackwardExtremities(ctx context.Context, roomID string) ([]string, error) {
-	var out []string
+	type candidate struct {
+		id   string
+		prev []string
+	}
+	inRoom := map[string]struct{}{}
+	var candidates []candidate // events with a prev event not met yet
 	var after int64
 	for {
-		evs, err := e.cfg.Store.RoomEvents(ctx, roomID, after, 500)
+		evs, err := e.cfg.Store.RoomEvents(ctx, roomID, after, backwardPage)
 		if err != nil {
 			return nil, err
 		}
@@ -26,20 +37,57 @@ func (e *Engine) BackwardExtremities(ctx context.Context, roomID string) ([]stri
 		}
 		for _, ev := range evs {
 			after = ev.StreamPos
-			if len(ev.PrevEvents) == 0 {
-				continue
+			inRoom[ev.EventID] = struct{}{}
+			for _, p := range ev.PrevEvents {
+				if _, ok := inRoom[p]; !ok {
+					candidates = append(candidates, candidate{ev.EventID, ev.PrevEvents})
+					break
+				}
 			}
-			stored, err := e.cfg.Store.Events(ctx, ev.PrevEvents)
-			if err != nil {
-				return nil, err
+		}
+	}
+	// The prev events still not met, each once, asked of the store.
+	var ask []string
+	asked := map[string]struct{}{}
+	for _, c := range candidates {
+		for _, p := range c.prev {
+			_, met := inRoom[p]
+			_, dup := asked[p]
+			if !met && !dup {
+				asked[p] = struct{}{}
+				ask = append(ask, p)
 			}
-			if len(stored) < len(uniq(ev.PrevEvents)) {
-				out = append(out, ev.EventID)
+		}
+	}
+	stored := map[string]struct{}{}
+	for len(ask) > 0 {
+		n := min(len(ask), backwardPage)
+		evs, err := e.cfg.Store.Events(ctx, ask[:n])
+		if err != nil {
+			return nil, err
+		}
+		for _, ev := range evs {
+			stored[ev.EventID] = struct{}{}
+		}
+		ask = ask[n:]
+	}
+	var out []string
+	for _, c := range candidates {
+		for _, p := range c.prev {
+			_, met := inRoom[p]
+			_, ok := stored[p]
+			if !met && !ok {
+				out = append(out, c.id)
+				break
 			}
 		}
 	}
 	return out, nil
 }
+
+// backwardPage is how many events BackwardExtremities reads, or asks the
+// store for, at a time.
+const backwardPage = 500
 
 // FetchHistory asks server for up to limit events older than what this
 // server holds of a room (backfill), checks each (signatures, auth rules,
