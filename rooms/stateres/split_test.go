@@ -1,7 +1,9 @@
 package stateres
 
 import (
+	"bytes"
 	"fmt"
+	"maps"
 	"math/rand"
 	"slices"
 	"sort"
@@ -281,4 +283,74 @@ func TestSplitLongStrings(t *testing.T) {
 	if !slices.Equal(gotC, wantC) {
 		t.Fatalf("conflicted %v, want %v", gotC, wantC)
 	}
+}
+
+// FuzzSplit builds state sets from the fuzzer's bytes (keys and values
+// from a small alphabet, so sets collide; strings shared between sets or
+// separate copies) and checks split against splitByLookup, by address and
+// by content.
+//
+//	go test -run XXX -fuzz FuzzSplit ./rooms/stateres/
+func FuzzSplit(f *testing.F) {
+	f.Add([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9})
+	f.Add([]byte("\x03\x00\x10\x21\x32\x43\x54\x65\x76\x87\x98\xa9\xba\xcb"))
+	f.Add(bytes.Repeat([]byte{0x5a, 0x13, 0xff, 0x00}, 64))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) == 0 {
+			return
+		}
+		nsets := 1 + int(data[0])%6
+		if data[0] >= 250 {
+			nsets = 65 + int(data[0])%3 // more than 64: by content
+		}
+		// A pool of strings each set may hold as they are or as copies.
+		pool := []string{"", "m.room.member", "m.room.topic", "@a:x", "@b:x", "$1", "$2", "$3", "x"}
+		sets := make([]StateMap, nsets)
+		for i := range sets {
+			sets[i] = StateMap{}
+		}
+		for i := 1; i+1 < len(data); i += 2 {
+			b, c := data[i], data[i+1]
+			s := sets[int(b)%nsets]
+			str := func(n byte) string {
+				v := pool[int(n)%len(pool)]
+				if c&0x80 != 0 {
+					v = strings.Clone(v)
+				}
+				return v
+			}
+			k := StateKey{str(b >> 3), str(c)}
+			if c&0x40 != 0 {
+				for _, other := range sets { // the same entry in every set
+					other[k] = str(c >> 2)
+				}
+				continue
+			}
+			s[k] = str(c >> 3)
+		}
+		wantU, wantC, wantPer := splitByLookup(sets)
+		defer func() { byAddressMin = defaultByAddressMin }()
+		for _, min := range []int{0, 1 << 30} {
+			byAddressMin = min
+			gotU, gotC, gotPer := split(sets)
+			if !maps.Equal(gotU, wantU) {
+				t.Fatalf("unconflicted %v, want %v", gotU, wantU)
+			}
+			if !slices.Equal(gotC, wantC) {
+				t.Fatalf("conflicted %v, want %v", gotC, wantC)
+			}
+			for i := range sets {
+				for _, v := range gotPer[i] {
+					if !wantPer[i][v] {
+						t.Fatalf("set %d: %q listed as conflicted", i, v)
+					}
+				}
+				for v := range wantPer[i] {
+					if !slices.Contains(gotPer[i], v) {
+						t.Fatalf("set %d: conflicted %q missing", i, v)
+					}
+				}
+			}
+		}
+	})
 }
