@@ -11,6 +11,12 @@ import (
 // were persisted, on a goroutine of the library's own: a slow hook delays
 // later hooks but never federation traffic. Hooks report what other servers
 // did; the host's own calls (SendMessage, CreateRoom...) are not echoed.
+//
+// Queued hook calls live in memory: if the process dies after an event is
+// stored and before its hook ran, that call is lost (the event is not).
+// A host that must not miss a message records the StreamPos of the last
+// Message it handled and, on start, reads what came after it with
+// Server.Messages (and Server.Invites for pending invites).
 type Hooks struct {
 	// OnMessage is called for each m.room.message from a remote user.
 	OnMessage func(ctx context.Context, m Message)
