@@ -75,7 +75,9 @@ if [ "$ready" -ne 1 ]; then
 fi
 
 # 4. Role and database. The role may create databases (each test makes its
-# own and drops it) but is not a superuser.
+# own and drops it) and end other sessions (pg_signal_backend: the tests'
+# DROP DATABASE ... WITH (FORCE) must end an autovacuum worker that happens
+# to be on the database) but is not a superuser.
 psql_admin() { as_postgres psql -p "$port" -v ON_ERROR_STOP=1 -qtA "$@"; }
 psql_admin -c "DO \$\$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$role') THEN
@@ -83,6 +85,7 @@ psql_admin -c "DO \$\$ BEGIN
   ELSE
     ALTER ROLE $role LOGIN CREATEDB PASSWORD '$password';
   END IF;
+  GRANT pg_signal_backend TO $role;
 END \$\$;" >&2
 if [ "$(psql_admin -c "SELECT 1 FROM pg_database WHERE datname = '$db'")" != "1" ]; then
   log "creating database $db"

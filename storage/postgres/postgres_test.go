@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/embedmatrix/homeserver/storage"
@@ -94,9 +95,22 @@ func freshDB(t testing.TB) string {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		if _, err := pool.Exec(ctx, `DROP DATABASE IF EXISTS `+ident+` WITH (FORCE)`); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
+		// FORCE ends the other sessions on the database, but a role that is
+		// not a superuser may not end one of another role: an autovacuum
+		// worker that happens to be on the new database (SQLSTATE 42501,
+		// seen in CI). It soon leaves: try again for a while.
+		var err error
+		for try := 0; try < 60; try++ {
+			if _, err = pool.Exec(ctx, `DROP DATABASE IF EXISTS `+ident+` WITH (FORCE)`); err == nil {
+				return
+			}
+			var pgErr *pgconn.PgError
+			if !errors.As(err, &pgErr) || (pgErr.Code != "42501" && pgErr.Code != "55006") {
+				break
+			}
+			time.Sleep(250 * time.Millisecond)
 		}
+		t.Errorf("drop database %s: %v", name, err)
 	})
 	return withDatabase(t, base, name)
 }
