@@ -151,11 +151,14 @@ func (s *splitter) judgeDoubtful(c *addrComparison) {
 	sets := s.sets
 	outside := slices.Clone(c.unmatched) // per set: entries of keys outside the first set
 	for k, v := range sets[0] {
-		a, _ := addrOf(k, v)
+		a, fits := addrOf(k, v)
 		if !c.doubt.has(a.h) {
 			continue
 		}
-		bits := c.matchedBy(a)
+		var bits uint64 // which sets hold this entry by addr
+		if fits {
+			bits = c.matchedBy(a)
+		}
 		same := true
 		for i, set := range sets[1:] {
 			w, ok := set[k]
