@@ -1,6 +1,7 @@
 package stateres
 
 import (
+	"cmp"
 	"maps"
 	"math/bits"
 	"slices"
@@ -265,23 +266,12 @@ type addrComparison struct {
 // a is not among the first set's addrs).
 func (c *addrComparison) matchedBy(a addr) uint64 {
 	x, _ := slices.BinarySearchFunc(c.first, a.h, func(e addr, h uint64) int {
-		return cmpUint64(e.h, h)
+		return cmp.Compare(e.h, h)
 	})
 	for ; x < len(c.first) && c.first[x].h == a.h; x++ {
 		if c.first[x].p == a.p && c.first[x].lens == a.lens {
 			return c.sets[x]
 		}
-	}
-	return 0
-}
-
-// cmpUint64 compares two hashes.
-func cmpUint64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
 	}
 	return 0
 }

@@ -2,6 +2,7 @@ package stateres
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"maps"
 	"math/rand"
@@ -199,15 +200,7 @@ func TestSortAddrs(t *testing.T) {
 			as[i] = addr{h: h, lens: uint64(i)}
 		}
 		want := slices.Clone(as)
-		slices.SortStableFunc(want, func(x, y addr) int {
-			switch {
-			case x.h < y.h:
-				return -1
-			case x.h > y.h:
-				return 1
-			}
-			return 0
-		})
+		slices.SortStableFunc(want, func(x, y addr) int { return cmp.Compare(x.h, y.h) })
 		sortAddrs(as, make([]addr, n), 64)
 		for i := range as {
 			if as[i].h != want[i].h {
