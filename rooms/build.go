@@ -13,6 +13,8 @@ import (
 	"github.com/embedmatrix/homeserver/storage"
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
 )
 
 // CreateRequest describes a new room.
@@ -151,7 +153,7 @@ func (e *Engine) CreateRoom(ctx context.Context, req CreateRequest) (string, err
 		u.Event.StateBefore, u.Event.StateAfter = before, snap
 		writes = append(writes, u)
 	}
-	pos, err := e.cfg.Store.WriteRoom(ctx, storage.RoomWrite{
+	pos, err := e.write(ctx, v, &storage.RoomWrite{
 		Room:            &storage.Room{RoomID: roomID, Version: req.Version, CreatedTS: now.UnixMilli()},
 		Events:          writes,
 		StateDelta:      diff(nil, set),
@@ -175,9 +177,17 @@ func (e *Engine) build(v gomatrixserverlib.IRoomVersion, roomID, sender, typ str
 	if prev == nil {
 		prev = []string{}
 	}
+	redacts := ""
+	if typ == spec.MRoomRedaction && !redactsInContent(v.Version()) {
+		// Before room version 11 the target is a top-level key.
+		redacts = gjson.GetBytes(raw, "redacts").Str
+		if raw, err = sjson.DeleteBytes(raw, "redacts"); err != nil {
+			return nil, fmt.Errorf("%w: content: %v", ErrBadEvent, err)
+		}
+	}
 	b := v.NewEventBuilderFromProtoEvent(&gomatrixserverlib.ProtoEvent{
 		SenderID: sender, RoomID: roomID, Type: typ, StateKey: stateKey,
-		PrevEvents: prev, Depth: depth, Content: raw,
+		PrevEvents: prev, Depth: depth, Content: raw, Redacts: redacts,
 	})
 	provider, err := gomatrixserverlib.NewAuthEvents(state)
 	if err != nil {
@@ -384,6 +394,7 @@ func update(ev gomatrixserverlib.PDU, status storage.EventStatus, reason string,
 		},
 		Extremity:    extremity,
 		Destinations: dests,
+		Relation:     relationOf(ev),
 	}
 }
 

@@ -26,6 +26,7 @@ type Store interface {
 	RoomEvents(ctx context.Context, roomID string, after int64, limit int) ([]storage.Event, error)
 	WriteSnapshot(ctx context.Context, roomID string, parent int64, delta []storage.StateEntry) (int64, error)
 	Snapshot(ctx context.Context, id int64) ([]storage.StateEntry, error)
+	RedactionsFor(ctx context.Context, targetIDs []string) ([]storage.Redaction, error)
 }
 
 // Signer is the key this server signs its events with.
@@ -46,6 +47,10 @@ type Accepted struct {
 	// Replaced is, for a state event, the event that held its (type,
 	// state_key) in the state before it; nil when there was none.
 	Replaced gomatrixserverlib.PDU
+	// Redacted is, for a redaction applied as it was accepted, its target
+	// as it was before (JSON and all); nil otherwise (a redaction without
+	// the power, or whose target has not arrived yet).
+	Redacted *storage.Event
 }
 
 // Config holds what an Engine needs.

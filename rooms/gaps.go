@@ -261,7 +261,7 @@ func (e *Engine) fetchOutliers(ctx context.Context, v gomatrixserverlib.IRoomVer
 		} else if err := e.authCheck(ctx, v, ev, authEvents); err != nil {
 			status, reason = storage.StatusRejected, err.Error()
 		}
-		if _, err := e.cfg.Store.WriteRoom(ctx, storage.RoomWrite{Events: []storage.EventUpdate{
+		if _, err := e.write(ctx, v, &storage.RoomWrite{Events: []storage.EventUpdate{
 			update(ev, status, reason, false, nil),
 		}}); err != nil {
 			return fmt.Errorf("rooms: store outlier %s: %w", ev.EventID(), err)

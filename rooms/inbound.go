@@ -203,7 +203,7 @@ func (e *Engine) park(ctx context.Context, ev gomatrixserverlib.PDU, missing []s
 	reason := fmt.Errorf("%w: %d missing, e.g. %s", ErrParked, len(missing), missing[0])
 	if _, err := e.cfg.Store.WriteRoom(ctx, storage.RoomWrite{Events: []storage.EventUpdate{
 		update(ev, storage.StatusParked, reason.Error(), false, nil),
-	}}); err != nil {
+	}}); err != nil { // a parked event is written again, redactions and all, once judged
 		return fmt.Errorf("rooms: park %s: %w", ev.EventID(), err)
 	}
 	return reason

@@ -316,7 +316,7 @@ func (e *Engine) JoinFromResponse(ctx context.Context, version string, join goma
 			return err
 		}
 	}
-	pos, err := e.cfg.Store.WriteRoom(ctx, storage.RoomWrite{
+	pos, err := e.write(ctx, v, &storage.RoomWrite{
 		Room:            &storage.Room{RoomID: roomID, Version: version, CreatedTS: time.Now().UnixMilli()},
 		Events:          writes,
 		StateDelta:      diff(old, afterSet),

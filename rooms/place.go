@@ -163,7 +163,14 @@ func (e *Engine) commitAs(ctx context.Context, v gomatrixserverlib.IRoomVersion,
 		w.StateDelta = diff(current, next)
 		w.CurrentSnapshot = nextID
 	}
-	pos, err := e.cfg.Store.WriteRoom(ctx, w)
+	var redacted *storage.Event
+	if p.status == storage.StatusAccepted && p.ev.Type() == spec.MRoomRedaction {
+		var err error
+		if redacted, err = e.addRedaction(ctx, v, &w, p.ev, p.beforeSet); err != nil {
+			return err
+		}
+	}
+	pos, err := e.write(ctx, v, &w)
 	if err != nil {
 		return fmt.Errorf("rooms: persist %s: %w", p.ev.EventID(), err)
 	}
@@ -171,7 +178,7 @@ func (e *Engine) commitAs(ctx context.Context, v gomatrixserverlib.IRoomVersion,
 		e.cfg.OnQueued(dests)
 	}
 	if p.status == storage.StatusAccepted {
-		a := Accepted{Event: p.ev, StreamPos: pos[0], Local: local, Historical: historical}
+		a := Accepted{Event: asStored(v, p.ev, w.Events[0]), StreamPos: pos[0], Local: local, Historical: historical, Redacted: redacted}
 		if sk := p.ev.StateKey(); sk != nil {
 			if old, err := e.statePDUs(ctx, v, p.beforeSet, []skey{{Type: p.ev.Type(), StateKey: *sk}}); err == nil && len(old) == 1 {
 				a.Replaced = old[0]

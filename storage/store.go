@@ -95,6 +95,8 @@ type Event struct {
 	// StreamPos is assigned by the store when the event is first persisted:
 	// strictly increasing across the whole store, in persist order.
 	StreamPos int64
+	// RedactedBy is the redaction applied to this event; "" when it is whole.
+	RedactedBy string
 }
 
 // EventUpdate is one event to persist together with what it changes.
@@ -111,6 +113,8 @@ type EventUpdate struct {
 	// Destinations are servers the event must be sent to. The PDU is queued
 	// for each of them in the same transaction that stores the event.
 	Destinations []string
+	// Relation indexes the event as a relation when it is accepted.
+	Relation *Relation
 }
 
 // RoomWrite is one atomic change to a room: either all of it is stored or
@@ -132,6 +136,40 @@ type RoomWrite struct {
 	// Room before the events are applied: a server rejoining a room it had
 	// left starts again from its join, and what it knew before is history.
 	ResetExtremities bool
+	// Redactions are recorded in the same write.
+	Redactions []Redaction
+	// Redact replaces stored events by their redacted forms.
+	Redact []RedactedEvent
+}
+
+// Relation is an accepted event's m.relates_to link to another event.
+type Relation struct {
+	EventID        string
+	RoomID         string
+	TargetID       string
+	RelType        string
+	Key            string
+	Sender         string
+	Type           string
+	OriginServerTS int64
+	StreamPos      int64
+}
+
+// Redaction is an accepted m.room.redaction as the store keeps it.
+type Redaction struct {
+	RedactionID string
+	RoomID      string
+	TargetID    string
+	Sender      string
+	ByPower     bool
+	Applied     bool
+}
+
+// RedactedEvent replaces a stored event's JSON by its redacted form.
+type RedactedEvent struct {
+	EventID    string
+	JSON       []byte
+	RedactedBy string
 }
 
 // Invite states, as the host sees them.
