@@ -20,9 +20,8 @@ func BenchmarkInboundSend(b *testing.B) {
 
 func benchmarkSend(b *testing.B, nRooms int) {
 	n := newNetwork()
-	dir := b.TempDir()
-	pa := startBenchPeer(b, n, "hs-a.test", dir+"/a.db")
-	pb := startBenchPeer(b, n, "hs-b.test", dir+"/b.db")
+	pa := newPeer(b, n, "hs-a.test", benchHooks())
+	pb := newPeer(b, n, "hs-b.test", benchHooks())
 	ctx := context.Background()
 	roomIDs := make([]string, nRooms)
 	for i := range roomIDs {
@@ -68,11 +67,15 @@ func benchmarkSend(b *testing.B, nRooms int) {
 	b.ReportMetric(0, "ns/op")
 }
 
-// startBenchPeer is startPeer for benchmarks (no hooks).
-func startBenchPeer(tb testing.TB, n *network, name, db string) *peer {
-	p := &peer{t: tb, net: n, name: name, dbPath: db,
-		messages: make(chan Message, 1<<20), invites: make(chan Invite, 1000), memberships: make(chan Membership, 1<<16)}
-	p.start()
-	tb.Cleanup(p.stop)
-	return p
+// benchHooks gives a benchmark's peer a host that takes messages, invites
+// and memberships and drops them: nobody reads the channels, which would
+// fill and stall the hooks.
+func benchHooks() peerOption {
+	return withHooks(func(h *Hooks) {
+		*h = Hooks{
+			OnMessage:    func(context.Context, Message) {},
+			OnInvite:     func(context.Context, Invite) {},
+			OnMembership: func(context.Context, Membership) {},
+		}
+	})
 }

@@ -5,124 +5,24 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/tls"
 	"encoding/json"
-	"errors"
-	"io"
+	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/embedmatrix/homeserver/storage"
 	"github.com/matrix-org/gomatrixserverlib"
-	"github.com/matrix-org/gomatrixserverlib/fclient"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 )
 
-var insecureClient = &http.Client{
-	Timeout:   20 * time.Second,
-	Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}},
-}
-
-// signer is whoever signs a crafted request.
-type signer struct {
-	name  spec.ServerName
-	keyID gomatrixserverlib.KeyID
-	key   ed25519.PrivateKey
-}
-
-func signerOf(p *peer) signer {
-	id := p.srv.identity
-	return signer{name: id.ServerName, keyID: id.KeyID, key: id.PrivateKey}
-}
-
-// craft builds an X-Matrix signed request from s to dest, then sends it to
-// the peer's listener (whatever dest says).
-func craft(t *testing.T, s signer, to *peer, dest spec.ServerName, method, path string, content any, tamper func(*http.Request)) (int, map[string]any) {
-	t.Helper()
-	fr := fclient.NewFederationRequest(method, s.name, dest, path)
-	if content != nil {
-		if err := fr.SetContent(content); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := fr.Sign(s.name, s.keyID, s.key); err != nil {
-		t.Fatal(err)
-	}
-	req, err := fr.HTTPRequest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.URL.Scheme = "https"
-	req.URL.Host = to.addr
-	req.Host = to.name
-	if tamper != nil {
-		tamper(req)
-	}
-	return do(t, req)
-}
-
-func do(t *testing.T, req *http.Request) (int, map[string]any) {
-	t.Helper()
-	resp, err := insecureClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	var out map[string]any
-	if err := json.Unmarshal(body, &out); err != nil {
-		t.Fatalf("%s %s: answer is not a JSON object: %q", req.Method, req.URL.Path, body)
-	}
-	return resp.StatusCode, out
-}
-
-func raw(t *testing.T, to *peer, method, path string, body []byte, header http.Header) (int, map[string]any) {
-	t.Helper()
-	req, err := http.NewRequest(method, "https://"+to.addr+path, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Host = to.name
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	return do(t, req)
-}
-
-// message builds (without storing) a message from alice on a.
-func message(t *testing.T, a *peer, roomID, body string) gomatrixserverlib.PDU {
-	t.Helper()
-	ev, err := a.srv.rooms.BuildEvent(context.Background(), roomID, a.userID("alice"), "m.room.message", nil,
-		map[string]any{"msgtype": "m.text", "body": body})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ev
-}
-
-func stored(t *testing.T, p *peer, eventID string) bool {
-	t.Helper()
-	_, err := p.srv.store.Event(context.Background(), eventID)
-	if err != nil && !errors.Is(err, storage.ErrNotFound) {
-		t.Fatal(err)
-	}
-	return err == nil
-}
-
-func txn(evs ...gomatrixserverlib.PDU) map[string]any {
-	pdus := []json.RawMessage{}
-	for _, e := range evs {
-		pdus = append(pdus, e.JSON())
-	}
-	return map[string]any{"origin": "x", "origin_server_ts": 1, "pdus": pdus}
-}
+// Hostile input: unauthenticated or forged requests, malformed bodies and
+// PDUs get the right answer, and the room stays intact.
 
 func TestRequestAuthentication(t *testing.T) {
-	n := newNetwork()
-	a := startPeer(t, n, "hs-a.test", dbPath(t, "a"))
-	b := startPeer(t, n, "hs-b.test", dbPath(t, "b"))
+	a, b := twoPeers(t)
 	roomID := sharedRoom(t, a, b, "10")
 	ev := message(t, a, roomID, "should only be stored when authenticated")
 
@@ -172,9 +72,7 @@ func TestRequestAuthentication(t *testing.T) {
 }
 
 func TestSendWithForgedPDU(t *testing.T) {
-	n := newNetwork()
-	a := startPeer(t, n, "hs-a.test", dbPath(t, "a"))
-	b := startPeer(t, n, "hs-b.test", dbPath(t, "b"))
+	a, b := twoPeers(t)
 	roomID := sharedRoom(t, a, b, "10")
 
 	good1 := message(t, a, roomID, "good one")
@@ -215,9 +113,7 @@ func TestSendWithForgedPDU(t *testing.T) {
 }
 
 func TestMalformedInput(t *testing.T) {
-	n := newNetwork()
-	a := startPeer(t, n, "hs-a.test", dbPath(t, "a"))
-	b := startPeer(t, n, "hs-b.test", dbPath(t, "b"))
+	a, b := twoPeers(t)
 	roomID := sharedRoom(t, a, b, "10")
 	as := signerOf(a)
 	xm := http.Header{"Authorization": {`X-Matrix origin="hs-a.test",destination="hs-b.test",key="ed25519:x",sig="abc"`},
@@ -293,4 +189,116 @@ func TestMalformedInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitMessage(t, b.messages, "still works")
+}
+
+// TestHostilePDUs: each gets the right answer and the room stays intact.
+func TestHostilePDUs(t *testing.T) {
+	a, b := twoPeers(t)
+	roomID := sharedRoom(t, a, b, "10")
+	ctx := context.Background()
+	before, _ := roomSummary(t, b, roomID)
+	v := gomatrixserverlib.MustGetRoomVersion("10")
+	id := a.srv.identity
+	good := message(t, a, roomID, "template")
+	build := func(mod func(p *gomatrixserverlib.ProtoEvent)) gomatrixserverlib.PDU {
+		t.Helper()
+		content, _ := json.Marshal(map[string]string{"msgtype": "m.text", "body": "hostile"})
+		proto := gomatrixserverlib.ProtoEvent{SenderID: a.userID("alice"), RoomID: roomID, Type: "m.room.message",
+			PrevEvents: good.PrevEventIDs(), AuthEvents: good.AuthEventIDs(), Depth: good.Depth(), Content: content}
+		mod(&proto)
+		ev, err := v.NewEventBuilderFromProtoEvent(&proto).Build(time.Now(), id.ServerName, id.KeyID, id.PrivateKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ev
+	}
+	unknown := make([]string, 1000)
+	for i := range unknown {
+		unknown[i] = fmt.Sprintf("$unknown%04d", i)
+	}
+	manyPrevs := build(func(p *gomatrixserverlib.ProtoEvent) { p.PrevEvents = unknown })
+	shortKey := "k"
+	topic := build(func(p *gomatrixserverlib.ProtoEvent) { p.Type = "m.room.topic"; p.StateKey = &shortKey })
+	// gomatrixserverlib will not build it, so lengthen the key by hand.
+	oversized := strings.Replace(string(topic.JSON()), `"state_key":"k"`, `"state_key":"`+strings.Repeat("k", 300)+`"`, 1)
+
+	// A float is not canonical JSON in v10: sign a valid event, then put a
+	// float in its content (the signature no longer matters: it must be
+	// refused as bad JSON before anything else).
+	floatJSON := strings.Replace(string(good.JSON()), `"depth":`+fmt.Sprint(good.Depth()), `"depth":`+fmt.Sprint(good.Depth())+`.5`, 1)
+
+	// An event citing a rejected auth event: bob (power 0) tries to change
+	// the power levels; that is rejected; then an event cites it.
+	sk := ""
+	plContent, _ := json.Marshal(map[string]any{"users": map[string]int{b.userID("bob"): 100}})
+	forgedPL, err := gomatrixserverlib.MustGetRoomVersion("10").NewEventBuilderFromProtoEvent(&gomatrixserverlib.ProtoEvent{
+		SenderID: b.userID("bob"), RoomID: roomID, Type: "m.room.power_levels", StateKey: &sk,
+		PrevEvents: good.PrevEventIDs(), AuthEvents: good.AuthEventIDs(), Depth: good.Depth(), Content: plContent,
+	}).Build(time.Now(), b.srv.identity.ServerName, b.srv.identity.KeyID, b.srv.identity.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := b.srv.client.SendTransaction(ctx, "hs-a.test", "rejected-pl", [][]byte{forgedPL.JSON()}, nil)
+	if err != nil || res.PDUs[forgedPL.EventID()].Error == "" {
+		t.Fatalf("a did not refuse bob's power grab: %+v %v", res, err)
+	}
+	citing := build(func(p *gomatrixserverlib.ProtoEvent) {
+		p.SenderID = a.userID("alice")
+		p.AuthEvents = append(slices.Clone(good.AuthEventIDs()), forgedPL.EventID())
+	})
+	// a stored the power grab as rejected; send the citing event to a.
+	res, err = b.srv.client.SendTransaction(ctx, "hs-a.test", "cites-rejected", [][]byte{citing.JSON()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := res.PDUs[citing.EventID()]; !ok || r.Error == "" {
+		t.Errorf("an event citing a rejected auth event was not refused: %+v", res.PDUs)
+	}
+	if ev, err := a.srv.store.Event(ctx, citing.EventID()); err == nil && ev.Status == storage.StatusAccepted {
+		t.Error("an event citing a rejected auth event was stored as accepted")
+	}
+
+	cases := map[string][]byte{
+		"1000 unknown prev_events": manyPrevs.JSON(),
+		"oversized state_key":      []byte(oversized),
+		"float in a v10 room":      []byte(floatJSON),
+	}
+	countEvents := func() int {
+		evs, err := b.srv.store.RoomEvents(ctx, roomID, 0, 100000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(evs)
+	}
+	for name, raw := range cases {
+		t.Run(name, func(t *testing.T) {
+			n := countEvents()
+			res, err := a.srv.client.SendTransaction(ctx, "hs-b.test", "hostile-"+strings.ReplaceAll(name, " ", "-"), [][]byte{raw}, nil)
+			if err != nil {
+				t.Fatalf("/send must answer 200: %v", err)
+			}
+			for id, r := range res.PDUs {
+				if r.Error == "" {
+					t.Fatalf("%s accepted: %+v", id, r)
+				}
+				if stored(t, b, id) {
+					ev, _ := b.srv.store.Event(ctx, id)
+					if ev.Status == storage.StatusAccepted {
+						t.Fatalf("%s stored as accepted", id)
+					}
+				}
+			}
+			if countEvents() != n {
+				t.Fatal("the room gained an event")
+			}
+		})
+	}
+	after, _ := roomSummary(t, b, roomID)
+	if after != before {
+		t.Fatalf("hostile PDUs changed b's room state:\n%s\n--\n%s", before, after)
+	}
+	if _, err := a.srv.SendMessage(ctx, roomID, "alice", "still fine"); err != nil {
+		t.Fatal(err)
+	}
+	waitMessage(t, b.messages, "still fine")
 }

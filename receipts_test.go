@@ -5,127 +5,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/embedmatrix/homeserver/storage"
-	"github.com/embedmatrix/homeserver/storage/sqlite"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 	"github.com/tidwall/gjson"
 )
 
-// ephPeer is what a test sees of a peer's receipts and typing: the hooks
-// its host got, and the EDUs it queued for other servers.
-type ephPeer struct {
-	receipts chan Receipt
-	typing   chan Typing
-
-	mu     sync.Mutex
-	queued map[string]int // "destination|edu_type" -> EDUs queued
-}
-
-// queuedEDUs returns how many EDUs of a type the peer queued for dest.
-func (e *ephPeer) queuedEDUs(dest, eduType string) int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.queued[dest+"|"+eduType]
-}
-
-// countingStore counts the EDUs a Server queues, by destination and type.
-type countingStore struct {
-	storage.Store
-	e *ephPeer
-}
-
-func (c countingStore) EnqueueEDU(ctx context.Context, dest string, edu []byte) error {
-	c.e.mu.Lock()
-	c.e.queued[dest+"|"+gjson.GetBytes(edu, "edu_type").Str]++
-	c.e.mu.Unlock()
-	return c.Store.EnqueueEDU(ctx, dest, edu)
-}
-
-// withEphemeral restarts a peer with receipt and typing hooks recorded,
-// its EDUs counted, and its Config changed by mod.
-func withEphemeral(t *testing.T, p *peer, mod func(*Config)) *ephPeer {
-	t.Helper()
-	e := &ephPeer{receipts: make(chan Receipt, 1000), typing: make(chan Typing, 1000), queued: map[string]int{}}
-	var stores []storage.Store
-	p.extraConfig = func(cfg *Config) {
-		st, err := sqlite.Open(context.Background(), cfg.DatabasePath)
-		if err != nil {
-			p.t.Fatal(err)
-		}
-		stores = append(stores, st)
-		cfg.Store = countingStore{Store: st, e: e}
-		cfg.Hooks.OnReceipt = func(_ context.Context, r Receipt) { e.receipts <- r }
-		cfg.Hooks.OnTyping = func(_ context.Context, ty Typing) { e.typing <- ty }
-		if mod != nil {
-			mod(cfg)
-		}
-	}
-	p.restart()
-	t.Cleanup(func() {
-		p.stop()
-		for _, st := range stores {
-			_ = st.Close()
-		}
-	})
-	return e
-}
-
-// ephemeralPair is alice on A and bob on B in one room, both recorded.
-func ephemeralPair(t *testing.T, mod func(*Config)) (a, b *peer, ea, eb *ephPeer, roomID string) {
-	t.Helper()
-	n := newNetwork()
-	a = startPeer(t, n, "hs-a.test", dbPath(t, "a"))
-	b = startPeer(t, n, "hs-b.test", dbPath(t, "b"))
-	ea, eb = withEphemeral(t, a, mod), withEphemeral(t, b, mod)
-	return a, b, ea, eb, sharedRoom(t, a, b, "10")
-}
-
-// nextMatching waits for a value on ch that ok accepts, skipping others.
-func nextMatching[T any](t *testing.T, what string, ch <-chan T, ok func(T) bool) T {
-	t.Helper()
-	deadline := time.After(waitFor)
-	for {
-		select {
-		case v := <-ch:
-			if ok(v) {
-				return v
-			}
-		case <-deadline:
-			t.Fatalf("%s: nothing within %s", what, waitFor)
-		}
-	}
-}
-
-// nothingOn fails if anything arrives on ch within d.
-func nothingOn[T any](t *testing.T, what string, ch <-chan T, d time.Duration) {
-	t.Helper()
-	select {
-	case v := <-ch:
-		t.Fatalf("%s: got %+v", what, v)
-	case <-time.After(d):
-	}
-}
+// Tests of receipts.go's read receipts (typing is in typing_test.go).
 
 func receiptOf(user, eventID string) func(Receipt) bool {
 	return func(r Receipt) bool { return r.UserID == user && r.EventID == eventID }
-}
-
-// say sends a message from a local user and waits for the other peer's host
-// to have it.
-func say(t *testing.T, from, to *peer, roomID, user, body string) string {
-	t.Helper()
-	id, err := from.srv.SendMessage(context.Background(), roomID, user, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitMessage(t, to.messages, body)
-	return id
 }
 
 func readers(t *testing.T, p *peer, roomID, eventID string) []string {
@@ -141,35 +32,18 @@ func readers(t *testing.T, p *peer, roomID, eventID string) []string {
 	return out
 }
 
-// ephTxn is a /send body carrying only EDUs.
-func ephTxn(edus ...any) map[string]any {
-	return map[string]any{"origin": "x", "origin_server_ts": 1, "pdus": []any{}, "edus": edus}
-}
-
-func receiptEDU(roomID, userID, eventID string, ts int64) map[string]any {
-	return map[string]any{"edu_type": "m.receipt", "content": map[string]any{roomID: map[string]any{"m.read": map[string]any{
-		userID: map[string]any{"event_ids": []string{eventID}, "data": map[string]any{"ts": ts}}}}}}
-}
-
-func typingEDU(roomID, userID string, typing bool) map[string]any {
-	return map[string]any{"edu_type": "m.typing", "content": map[string]any{"room_id": roomID, "user_id": userID, "typing": typing}}
-}
-
-// sendEDUs delivers EDUs to a peer in a /send signed by s. /send answers
-// only after its EDUs are handled, so on return they have been judged.
-func sendEDUs(t *testing.T, s signer, to *peer, txnID string, edus ...any) {
-	t.Helper()
-	code, body := craft(t, s, to, spec.ServerName(to.name), "PUT", "/_matrix/federation/v1/send/"+url.PathEscape(txnID), ephTxn(edus...), nil)
-	if code != 200 {
-		t.Fatalf("/send with EDUs: %d %v", code, body)
-	}
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
 }
 
 // TestReceiptsBothWays: each side marks the other's message read; the
 // other host is told and can ask who read what, and when, also after a
 // restart; a receipt on a later message counts for the earlier ones.
 func TestReceiptsBothWays(t *testing.T) {
-	a, b, ea, eb, roomID := ephemeralPair(t, nil)
+	a, b, _, _, roomID := ephemeralPair(t, nil)
 	ctx := context.Background()
 	alice, bob := a.userID("alice"), b.userID("bob")
 
@@ -179,7 +53,7 @@ func TestReceiptsBothWays(t *testing.T) {
 	if err := b.srv.MarkRead(ctx, roomID, "bob", m1); err != nil {
 		t.Fatal(err)
 	}
-	r := nextMatching(t, "bob's receipt on A", ea.receipts, receiptOf(bob, m1))
+	r := expect(t, "bob's receipt on A", a.receipts, receiptOf(bob, m1))
 	if r.RoomID != roomID || r.Timestamp.Before(before) || r.Timestamp.After(time.Now()) {
 		t.Fatalf("A was told %+v", r)
 	}
@@ -198,7 +72,7 @@ func TestReceiptsBothWays(t *testing.T) {
 	if err := a.srv.MarkRead(ctx, roomID, "alice", m3); err != nil {
 		t.Fatal(err)
 	}
-	nextMatching(t, "alice's receipt on B", eb.receipts, receiptOf(alice, m3))
+	expect(t, "alice's receipt on B", b.receipts, receiptOf(alice, m3))
 	if got := readers(t, b, roomID, m3); !slices.Equal(got, []string{alice + "@" + m3}) {
 		t.Fatalf("B: read m3: %q", got)
 	}
@@ -208,7 +82,7 @@ func TestReceiptsBothWays(t *testing.T) {
 	if err := b.srv.MarkRead(ctx, roomID, "bob", m2); err != nil {
 		t.Fatal(err)
 	}
-	nextMatching(t, "bob's second receipt on A", ea.receipts, receiptOf(bob, m2))
+	expect(t, "bob's second receipt on A", a.receipts, receiptOf(bob, m2))
 	for _, ev := range []string{m1, m2} {
 		got := readers(t, a, roomID, ev)
 		if !slices.Contains(got, bob+"@"+m2) || slices.Contains(got, bob+"@"+m1) {
@@ -221,7 +95,7 @@ func TestReceiptsBothWays(t *testing.T) {
 	if got := readers(t, a, roomID, m1); !slices.Contains(got, bob+"@"+m2) || !slices.Contains(got, alice+"@"+m3) {
 		t.Fatalf("A after a restart: read m1: %q", got)
 	}
-	nothingOn(t, "A's host told of its own user's receipt", ea.receipts, 200*time.Millisecond)
+	nothingOn(t, "A's host told of its own user's receipt", a.receipts, 200*time.Millisecond)
 }
 
 func TestMarkReadRefusals(t *testing.T) {
@@ -272,7 +146,7 @@ func TestMarkReadRefusals(t *testing.T) {
 // TestReceiptsCoalesced: a burst of MarkRead calls by two users leaves as
 // fewer EDUs than calls, and the other host ends with each user's newest.
 func TestReceiptsCoalesced(t *testing.T) {
-	a, b, ea, eb, roomID := ephemeralPair(t, nil)
+	a, b, ea, _, roomID := ephemeralPair(t, nil)
 	ctx := context.Background()
 	// dave, a second user on A, joins the room.
 	dave := a.userID("dave")
@@ -300,7 +174,7 @@ func TestReceiptsCoalesced(t *testing.T) {
 	last := ids[len(ids)-1]
 	got := map[string]int{}
 	for len(got) < 2 || got[a.userID("alice")] == 0 || got[dave] == 0 {
-		r := nextMatching(t, "the newest receipts on B", eb.receipts, func(Receipt) bool { return true })
+		r := expect(t, "the newest receipts on B", b.receipts, func(Receipt) bool { return true })
 		if r.EventID == last {
 			got[r.UserID]++
 		}
@@ -316,19 +190,11 @@ func TestReceiptsCoalesced(t *testing.T) {
 	}
 }
 
-func sameSet(a, b []string) bool {
-	a, b = slices.Clone(a), slices.Clone(b)
-	slices.Sort(a)
-	slices.Sort(b)
-	return slices.Equal(a, b)
-}
-
 // TestInboundEDUsRefused: a receipt or typing notification is accepted only
 // for a user of the sending server who is joined to the room, from a server
 // the room's ACL allows. /send still answers 200.
 func TestInboundEDUsRefused(t *testing.T) {
 	a, b, c, roomID := threeServers(t, "10")
-	eb := withEphemeral(t, b, nil)
 	ctx := context.Background()
 	m1 := say(t, a, b, roomID, "alice", "m1")
 	sendState(t, a, roomID, "alice", "m.room.server_acl", "", map[string]any{"allow": []string{"*"}, "deny": []string{"hs-c.test"}})
@@ -369,12 +235,12 @@ func TestInboundEDUsRefused(t *testing.T) {
 				sendEDUs(t, c.from, b, fmt.Sprintf("refuse-%d", i), c.bad)
 				sendEDUs(t, goodFrom, b, fmt.Sprintf("refuse-good-%d", i), good)
 			}
-			r := <-eb.receipts
+			r := <-b.receipts
 			if r.UserID != alice || r.Timestamp.UnixMilli() != ts+int64(i) {
 				t.Fatalf("B surfaced a refused receipt: %+v", r)
 			}
 			select {
-			case ty := <-eb.typing:
+			case ty := <-b.typing:
 				t.Fatalf("B surfaced a refused typing notification: %+v", ty)
 			default:
 			}
@@ -396,7 +262,7 @@ func TestInboundEDUsRefused(t *testing.T) {
 		return nil
 	})
 	sendEDUs(t, signerOf(c), b, "after-acl", typingEDU(roomID, carol, true))
-	nextMatching(t, "carol typing", eb.typing, func(ty Typing) bool { return ty.UserID == carol && ty.Typing })
+	expect(t, "carol typing", b.typing, func(ty Typing) bool { return ty.UserID == carol && ty.Typing })
 }
 
 // TestReceiptEDUShape checks what goes on the wire against the spec's
@@ -463,7 +329,7 @@ func TestReceiptEDUShape(t *testing.T) {
 // TestInboundReceiptsBounded: a transaction's EDUs are looked at for at most
 // receipts.MaxReceiptsPerEDU receipts in all; the rest are dropped.
 func TestInboundReceiptsBounded(t *testing.T) {
-	a, b, _, eb, roomID := ephemeralPair(t, nil)
+	a, b, _, _, roomID := ephemeralPair(t, nil)
 	m1 := say(t, a, b, roomID, "alice", "m1")
 	flood := map[string]any{}
 	for i := range 1000 {
@@ -473,7 +339,7 @@ func TestInboundReceiptsBounded(t *testing.T) {
 	alice := a.userID("alice")
 	sendEDUs(t, signerOf(a), b, "flood", floodEDU, receiptEDU(roomID, alice, m1, 5))
 	sendEDUs(t, signerOf(a), b, "after-flood", receiptEDU(roomID, alice, m1, 6))
-	if r := <-eb.receipts; r.Timestamp.UnixMilli() != 6 {
+	if r := <-b.receipts; r.Timestamp.UnixMilli() != 6 {
 		t.Fatalf("the receipt past the transaction's budget was looked at: %+v", r)
 	}
 }

@@ -8,11 +8,14 @@ import (
 	"time"
 )
 
+// Tests of receipts.go's typing notifications and of the Receipts and
+// Typing switches.
+
 // TestTyping: start, refresh while typing (the other side never sees a
 // stop), stop, expiry after the timeout, both ways.
 func TestTyping(t *testing.T) {
 	const timeout = 600 * time.Millisecond
-	a, b, ea, eb, roomID := ephemeralPair(t, func(c *Config) { c.TypingTimeout = timeout })
+	a, b, ea, _, roomID := ephemeralPair(t, func(c *Config) { c.TypingTimeout = timeout })
 	ctx := context.Background()
 	alice, bob := a.userID("alice"), b.userID("bob")
 	isAlice := func(typing bool) func(Typing) bool {
@@ -23,7 +26,7 @@ func TestTyping(t *testing.T) {
 	if err := a.srv.Typing(ctx, roomID, "alice", true); err != nil {
 		t.Fatal(err)
 	}
-	nextMatching(t, "alice starts", eb.typing, isAlice(true))
+	expect(t, "alice starts", b.typing, isAlice(true))
 	if got := b.srv.TypingUsers(roomID); !slices.Equal(got, []string{alice}) {
 		t.Fatalf("B: typing users %q", got)
 	}
@@ -33,7 +36,7 @@ func TestTyping(t *testing.T) {
 	if err := a.srv.Typing(ctx, roomID, "alice", false); err != nil {
 		t.Fatal(err)
 	}
-	if ty := nextMatching(t, "alice stops", eb.typing, isAlice(false)); ty.Expired {
+	if ty := expect(t, "alice stops", b.typing, isAlice(false)); ty.Expired {
 		t.Fatalf("an explicit stop came as an expiry: %+v", ty)
 	}
 	if got := b.srv.TypingUsers(roomID); len(got) != 0 {
@@ -44,7 +47,7 @@ func TestTyping(t *testing.T) {
 	if err := a.srv.Typing(ctx, roomID, "alice", true); err != nil {
 		t.Fatal(err)
 	}
-	nextMatching(t, "alice starts again", eb.typing, isAlice(true))
+	expect(t, "alice starts again", b.typing, isAlice(true))
 	end := time.Now().Add(5 * timeout)
 	for time.Now().Before(end) {
 		time.Sleep(timeout / 3)
@@ -56,7 +59,7 @@ func TestTyping(t *testing.T) {
 		}
 	}
 	select {
-	case ty := <-eb.typing:
+	case ty := <-b.typing:
 		t.Fatalf("B was told %+v while alice kept typing", ty)
 	default:
 	}
@@ -66,7 +69,7 @@ func TestTyping(t *testing.T) {
 
 	// She stops refreshing: she stops typing within about a timeout.
 	stopped := time.Now()
-	nextMatching(t, "alice expires", eb.typing, isAlice(false))
+	expect(t, "alice expires", b.typing, isAlice(false))
 	if d := time.Since(stopped); d > 3*timeout {
 		t.Fatalf("alice stopped typing %s after her last refresh; timeout %s", d, timeout)
 	}
@@ -78,11 +81,11 @@ func TestTyping(t *testing.T) {
 	if err := b.srv.Typing(ctx, roomID, "bob", true); err != nil {
 		t.Fatal(err)
 	}
-	nextMatching(t, "bob starts", ea.typing, func(ty Typing) bool { return ty.UserID == bob && ty.Typing })
+	expect(t, "bob starts", a.typing, func(ty Typing) bool { return ty.UserID == bob && ty.Typing })
 	sendEDUs(t, signerOf(a), b, "typing-no-stop", typingEDU(roomID, alice, true))
-	nextMatching(t, "alice starts (crafted)", eb.typing, isAlice(true))
+	expect(t, "alice starts (crafted)", b.typing, isAlice(true))
 	started := time.Now()
-	ty := nextMatching(t, "alice expires on B", eb.typing, isAlice(false))
+	ty := expect(t, "alice expires on B", b.typing, isAlice(false))
 	if !ty.Expired {
 		t.Fatalf("want an expiry, got %+v", ty)
 	}
@@ -95,10 +98,10 @@ func TestTyping(t *testing.T) {
 // neither and surfaces neither, while the rest of the room works.
 func TestEphemeralSwitchesOff(t *testing.T) {
 	n := newNetwork()
-	a := startPeer(t, n, "hs-a.test", dbPath(t, "a"))
-	b := startPeer(t, n, "hs-b.test", dbPath(t, "b"))
 	off := func(c *Config) { c.Receipts, c.Typing = SwitchOff, SwitchOff }
-	ea, eb := withEphemeral(t, a, off), withEphemeral(t, b, nil)
+	ea, eb := &eduCounter{}, &eduCounter{}
+	a := newPeer(t, n, "hs-a.test", withConfig(off), withStore(ea.wrap))
+	b := newPeer(t, n, "hs-b.test", withStore(eb.wrap))
 	roomID := sharedRoom(t, a, b, "10")
 	ctx := context.Background()
 	alice, bob := a.userID("alice"), b.userID("bob")
@@ -121,8 +124,8 @@ func TestEphemeralSwitchesOff(t *testing.T) {
 			t.Fatalf("A with %s off queued %d", typ, n)
 		}
 	}
-	nothingOn(t, "B told of a receipt A should not send", eb.receipts, 100*time.Millisecond)
-	nothingOn(t, "B told of typing A should not send", eb.typing, 0)
+	nothingOn(t, "B told of a receipt A should not send", b.receipts, 100*time.Millisecond)
+	nothingOn(t, "B told of typing A should not send", b.typing, 0)
 	if got := readers(t, b, roomID, m1); len(got) != 0 {
 		t.Fatalf("B: read m1: %q", got)
 	}
@@ -147,8 +150,8 @@ func TestEphemeralSwitchesOff(t *testing.T) {
 	})
 	sendEDUs(t, signerOf(b), a, "off-direct", receiptEDU(roomID, bob, m2, time.Now().UnixMilli()), typingEDU(roomID, bob, true))
 	say(t, b, a, roomID, "bob", "after the EDUs") // the queue to A is past B's EDUs
-	nothingOn(t, "A with receipts off told of a receipt", ea.receipts, 200*time.Millisecond)
-	nothingOn(t, "A with typing off told of typing", ea.typing, 0)
+	nothingOn(t, "A with receipts off told of a receipt", a.receipts, 200*time.Millisecond)
+	nothingOn(t, "A with typing off told of typing", a.typing, 0)
 	if got := readers(t, a, roomID, m2); len(got) != 0 {
 		t.Fatalf("A with receipts off stored a remote receipt: %q", got)
 	}

@@ -95,7 +95,10 @@ type Event struct {
 	// StreamPos is assigned by the store when the event is first persisted:
 	// strictly increasing across the whole store, in persist order.
 	StreamPos int64
-	// RedactedBy is the redaction applied to this event; "" when it is whole.
+	// RedactedBy is the ID of the redaction applied to this event (see
+	// RoomWrite.Redact), whose JSON is then the redacted form; "" when the
+	// event is whole. It is returned by every read. An event written with
+	// it set is stored as already redacted, and gains no relation row.
 	RedactedBy string
 }
 
@@ -113,8 +116,49 @@ type EventUpdate struct {
 	// Destinations are servers the event must be sent to. The PDU is queued
 	// for each of them in the same transaction that stores the event.
 	Destinations []string
-	// Relation indexes the event as a relation when it is accepted.
+	// Relation indexes the event as a relation when it is accepted; nil for
+	// none. It is written in the same transaction as the event, only when
+	// the event is accepted and its row is newly written or rewritten (an
+	// event already stored and skipped leaves its relation row alone; a
+	// parked event or an outlier written again as accepted gains it). Its
+	// EventID and RoomID must be the event's or empty (the store fills
+	// them); TargetID and RelType must not be empty. One row per EventID.
 	Relation *Relation
+}
+
+// Relation is an accepted event's m.relates_to link to another event,
+// indexed so edits, reactions and thread replies can be aggregated.
+type Relation struct {
+	EventID        string // the relating event (an edit, a reaction, a thread reply...)
+	RoomID         string
+	TargetID       string // m.relates_to.event_id
+	RelType        string // "m.replace", "m.annotation", "m.thread", "m.reference" or any other
+	Key            string // m.annotation's key; "" otherwise
+	Sender         string
+	Type           string // the relating event's type, e.g. "m.reaction"
+	OriginServerTS int64
+	StreamPos      int64 // filled by the store on reads: the relating event's StreamPos
+}
+
+// Redaction is an accepted m.room.redaction as the store keeps it: applied
+// to its target, or waiting for the target to arrive.
+type Redaction struct {
+	RedactionID string // the m.room.redaction event's ID
+	RoomID      string
+	TargetID    string // the event it redacts
+	Sender      string
+	// ByPower is true when the sender held the room's redact power level in
+	// the state before the redaction (so it applies to anyone's event).
+	ByPower bool
+	// Applied is true once the target was replaced by its redacted form.
+	Applied bool
+}
+
+// RedactedEvent replaces a stored event's JSON by its redacted form.
+type RedactedEvent struct {
+	EventID    string
+	JSON       []byte // the redacted event, unsigned.redacted_because included
+	RedactedBy string // the redaction's event ID
 }
 
 // RoomWrite is one atomic change to a room: either all of it is stored or
@@ -126,7 +170,22 @@ type RoomWrite struct {
 	// is (its update is skipped, and its existing StreamPos is reported) —
 	// except a parked event, and an outlier (StateBefore 0) written again
 	// with a StateBefore: a new write replaces those, with a new StreamPos.
+	// A replaced event that was redacted stays redacted: it keeps its
+	// redacted JSON and RedactedBy, and gains no relation row.
 	Events []EventUpdate
+	// Redactions records redactions (by RedactionID). A second write of the
+	// same ID changes nothing but Applied, and that only to true, never
+	// back.
+	Redactions []Redaction
+	// Redact is applied after Events, in the same transaction: each entry
+	// replaces the stored event's JSON, sets its RedactedBy, and removes the
+	// event's Relation row (a redacted edit or reaction no longer
+	// aggregates). An entry may target an event written by the same write's
+	// Events. Redacting an event that is not stored is an error matching
+	// ErrNotFound (nothing of the write is stored); redacting an
+	// already-redacted event replaces its JSON again. EventID and
+	// RedactedBy must not be empty.
+	Redact []RedactedEvent
 	// StateDelta is applied to the room's current state after the events:
 	// each entry replaces its (type, state_key); an empty EventID removes it.
 	StateDelta []StateEntry
@@ -136,40 +195,6 @@ type RoomWrite struct {
 	// Room before the events are applied: a server rejoining a room it had
 	// left starts again from its join, and what it knew before is history.
 	ResetExtremities bool
-	// Redactions are recorded in the same write.
-	Redactions []Redaction
-	// Redact replaces stored events by their redacted forms.
-	Redact []RedactedEvent
-}
-
-// Relation is an accepted event's m.relates_to link to another event.
-type Relation struct {
-	EventID        string
-	RoomID         string
-	TargetID       string
-	RelType        string
-	Key            string
-	Sender         string
-	Type           string
-	OriginServerTS int64
-	StreamPos      int64
-}
-
-// Redaction is an accepted m.room.redaction as the store keeps it.
-type Redaction struct {
-	RedactionID string
-	RoomID      string
-	TargetID    string
-	Sender      string
-	ByPower     bool
-	Applied     bool
-}
-
-// RedactedEvent replaces a stored event's JSON by its redacted form.
-type RedactedEvent struct {
-	EventID    string
-	JSON       []byte
-	RedactedBy string
 }
 
 // Invite states, as the host sees them.
@@ -298,6 +323,14 @@ type Store interface {
 	// ChildEvents returns the stored events (any status) that list eventID
 	// among their prev_events.
 	ChildEvents(ctx context.Context, eventID string) ([]Event, error)
+
+	// RedactionsFor returns the recorded redactions whose target is among
+	// targetIDs, applied or not, in the order they were recorded.
+	RedactionsFor(ctx context.Context, targetIDs []string) ([]Redaction, error)
+	// Relations returns the relations whose TargetID is among targetIDs
+	// (any room), of events that are accepted and not redacted, ordered by
+	// StreamPos. relType "" means every type.
+	Relations(ctx context.Context, targetIDs []string, relType string) ([]Relation, error)
 
 	// WriteSnapshot stores a room state as delta entries over a parent
 	// snapshot (0 for none) and returns its ID. An entry with an empty

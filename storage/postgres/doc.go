@@ -33,6 +33,11 @@
 //     destination has at most one open outbound transaction and its ID and
 //     content are fixed until it is completed.
 //
+// A WriteRoom's Redact entries update their events' rows in place; the row
+// locks of those updates order them against any other writer of the same
+// event, and a parked event or outlier rewritten after its redaction keeps
+// the redacted JSON (decided on the row as the UPDATE finds it).
+//
 // Unique keys and upserts (INSERT ... ON CONFLICT) make the other writes
 // safe without locks. A transaction that fails on a deadlock or a
 // serialization error is retried a few times before the error is returned.

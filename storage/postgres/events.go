@@ -13,7 +13,7 @@ import (
 // eventCols are the events columns scanEvent reads, in its order, for a
 // query that names the events table "e".
 const eventCols = `e.stream_pos, e.event_id, e.room_id, e.type, e.state_key, e.sender, e.depth,
-	e.origin_server_ts, e.prev_events, e.json, e.status, e.reject_reason, e.state_before, e.state_after`
+	e.origin_server_ts, e.prev_events, e.json, e.status, e.reject_reason, e.state_before, e.state_after, e.redacted_by`
 
 // scanEvent reads one row of eventCols. pgx copies what it scans, so the
 // returned slices belong to the caller.
@@ -23,7 +23,7 @@ func scanEvent(row pgx.Row) (storage.Event, error) {
 		status string
 	)
 	if err := row.Scan(&e.StreamPos, &e.EventID, &e.RoomID, &e.Type, &e.StateKey, &e.Sender, &e.Depth,
-		&e.OriginServerTS, &e.PrevEvents, &e.JSON, &status, &e.RejectReason, &e.StateBefore, &e.StateAfter); err != nil {
+		&e.OriginServerTS, &e.PrevEvents, &e.JSON, &status, &e.RejectReason, &e.StateBefore, &e.StateAfter, &e.RedactedBy); err != nil {
 		return storage.Event{}, err
 	}
 	if len(e.PrevEvents) == 0 {

@@ -24,6 +24,7 @@ type migration struct {
 // migrations is the schema's history, oldest first.
 var migrations = []migration{
 	{name: "initial schema", sql: schemaV1},
+	{name: "redactions and relations", sql: schemaRelations},
 }
 
 // migrationsTable records the applied steps, one row each; the schema

@@ -86,7 +86,9 @@ func TestOpenCreatesCurrentSchema(t *testing.T) {
 	got := strings.Join(catalog(t, pool), "\n")
 	for _, name := range []string{"index events_room_stream", "column current_state.event_id",
 		"column forward_extremities.event_id", "index outbound_queue_unsent", "column outbound_txns.txn_id",
-		"index invites_by_user", "column receipts.ts", "sequence events_stream_pos_seq"} {
+		"index invites_by_user", "column receipts.ts", "sequence events_stream_pos_seq",
+		"column events.redacted_by", "index relations_by_target", "column relations.key",
+		"index redactions_by_target", "column redactions.applied boolean"} {
 		if !strings.Contains(got, name) {
 			t.Errorf("schema has no %s", name)
 		}
@@ -136,6 +138,70 @@ func TestReopenAtCurrentVersionIsNoop(t *testing.T) {
 	}
 	if v := schemaVersion(t, pool); v != len(migrations) {
 		t.Fatalf("schema version after reopen: %d, want %d", v, len(migrations))
+	}
+}
+
+// TestUpgradeToRelations opens a database at the schema before redactions
+// and relations (version 1), holding a room and its events: the upgrade
+// keeps them, whole, and they can then be related to and redacted.
+func TestUpgradeToRelations(t *testing.T) {
+	t.Parallel()
+	dsn := freshDB(t)
+	pool := rawPool(t, dsn)
+	ctx := t.Context()
+	const v1 = 1
+	if migrations[v1].name != "redactions and relations" {
+		t.Fatalf("step %d is %q: this test upgrades from the schema before redactions and relations", v1+1, migrations[v1].name)
+	}
+	if _, err := migrate(ctx, pool, migrations[:v1]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `
+		INSERT INTO rooms (room_id, version, created_ts) VALUES ('!r:t', '10', 5);
+		INSERT INTO events (event_id, room_id, type, state_key, sender, depth, origin_server_ts,
+			prev_events, json, status, reject_reason, state_before, state_after)
+		VALUES ('$m', '!r:t', 'm.room.message', NULL, '@a:t', 1, 100, '{}', '{"m":1}', 'accepted', '', 0, 0),
+			('$x', '!r:t', 'm.room.message', NULL, '@a:t', 2, 101, ARRAY['$m'::bytea], '{"x":1}', 'accepted', '', 0, 0);
+		INSERT INTO event_edges (event_id, prev_event_id) VALUES ('$x', '$m');
+		INSERT INTO receipts (room_id, user_id, type, event_id, ts) VALUES ('!r:t', '@a:t', 'm.read', '$m', 7);`); err != nil {
+		t.Fatal(err)
+	}
+
+	s := openDSN(t, dsn)
+	for id, js := range map[string]string{"$m": `{"m":1}`, "$x": `{"x":1}`} {
+		e, err := s.Event(ctx, id)
+		if err != nil || string(e.JSON) != js || e.RedactedBy != "" || e.Status != storage.StatusAccepted {
+			t.Fatalf("Event %s after the upgrade: %+v, %v", id, e, err)
+		}
+	}
+	if rs, err := s.Receipts(ctx, "!r:t", ""); err != nil || len(rs) != 1 {
+		t.Fatalf("Receipts after the upgrade: %v, %v", rs, err)
+	}
+	if rs, err := s.Relations(ctx, []string{"$m"}, ""); err != nil || len(rs) != 0 {
+		t.Fatalf("Relations after the upgrade: %v, %v", rs, err)
+	}
+
+	pos, err := s.WriteRoom(ctx, storage.RoomWrite{
+		Events: []storage.EventUpdate{{
+			Event:    storage.Event{EventID: "$r", RoomID: "!r:t", Type: "m.reaction", PrevEvents: []string{"$x"}, JSON: []byte(`{}`)},
+			Relation: &storage.Relation{TargetID: "$m", RelType: "m.annotation", Key: "k"},
+		}},
+		Redactions: []storage.Redaction{{RedactionID: "$red", RoomID: "!r:t", TargetID: "$x", Applied: true}},
+		Redact:     []storage.RedactedEvent{{EventID: "$x", JSON: []byte(`{"redacted":1}`), RedactedBy: "$red"}},
+	})
+	if err != nil {
+		t.Fatalf("WriteRoom after the upgrade: %v", err)
+	}
+	rels, err := s.Relations(ctx, []string{"$m"}, "m.annotation")
+	if err != nil || len(rels) != 1 || rels[0].EventID != "$r" || rels[0].StreamPos != pos[0] {
+		t.Fatalf("Relations of an old event: %+v, %v", rels, err)
+	}
+	e, err := s.Event(ctx, "$x")
+	if err != nil || string(e.JSON) != `{"redacted":1}` || e.RedactedBy != "$red" {
+		t.Fatalf("old event redacted after the upgrade: %+v, %v", e, err)
+	}
+	if v := schemaVersion(t, pool); v != len(migrations) {
+		t.Fatalf("schema version after the upgrade: %d, want %d", v, len(migrations))
 	}
 }
 

@@ -56,6 +56,9 @@ func (s *Store) WriteRoom(ctx context.Context, w storage.RoomWrite) ([]int64, er
 	if w.Room != nil && w.Room.RoomID == "" {
 		return nil, errors.New("postgres: write room: room with an empty room ID")
 	}
+	if err := storage.ValidateRoomWrite(w); err != nil {
+		return nil, fmt.Errorf("postgres: write room: %w", err)
+	}
 	locked := make([]string, 0, len(w.Events)+1)
 	if w.Room != nil {
 		locked = append(locked, w.Room.RoomID)
@@ -91,6 +94,12 @@ func (s *Store) WriteRoom(ctx context.Context, w storage.RoomWrite) ([]int64, er
 				return fmt.Errorf("event %d (%s): %w", i, u.Event.EventID, err)
 			}
 			pos[i] = p
+		}
+		if err := writeRedactions(ctx, tx, w.Redactions); err != nil {
+			return err
+		}
+		if err := redact(ctx, tx, w.Redact); err != nil {
+			return err
 		}
 		return applyRoomState(ctx, tx, w)
 	})
@@ -143,15 +152,20 @@ func writeEvent(ctx context.Context, tx pgx.Tx, u storage.EventUpdate, rooms map
 
 	// One argument list for both statements below.
 	args := []any{bs(e.EventID), bs(e.RoomID), bs(e.Type), bsp(e.StateKey), bs(e.Sender), e.Depth, e.OriginServerTS,
-		bss(e.PrevEvents), blob(e.JSON), e.Status.String(), bs(e.RejectReason), e.StateBefore, e.StateAfter}
+		bss(e.PrevEvents), blob(e.JSON), e.Status.String(), bs(e.RejectReason), e.StateBefore, e.StateAfter, bs(e.RedactedBy)}
 	if replace {
+		// Once redacted, an event is never served whole again: a redacted
+		// row keeps its JSON and redacted_by (decided on the row as it is
+		// when updated, so a redaction committed meanwhile is kept too).
 		err = tx.QueryRow(ctx, `
 			UPDATE events SET stream_pos = nextval('events_stream_pos_seq'),
 				room_id = $2, type = $3, state_key = $4, sender = $5, depth = $6, origin_server_ts = $7,
-				prev_events = $8, json = $9, status = $10, reject_reason = $11, state_before = $12, state_after = $13
+				prev_events = $8, status = $10, reject_reason = $11, state_before = $12, state_after = $13,
+				json = CASE WHEN events.redacted_by = ''::bytea THEN $9 ELSE events.json END,
+				redacted_by = CASE WHEN events.redacted_by = ''::bytea THEN $14 ELSE events.redacted_by END
 			WHERE event_id = $1
-			RETURNING stream_pos`,
-			args...).Scan(&pos)
+			RETURNING stream_pos, redacted_by`,
+			args...).Scan(&pos, &u.Event.RedactedBy)
 	} else {
 		// ON CONFLICT: a writer of another room (so not holding our lock)
 		// may store the same event ID at the same time. Then start over:
@@ -159,8 +173,8 @@ func writeEvent(ctx context.Context, tx pgx.Tx, u storage.EventUpdate, rooms map
 		// have if the other writer had come first.
 		err = tx.QueryRow(ctx, `
 			INSERT INTO events (event_id, room_id, type, state_key, sender, depth, origin_server_ts,
-				prev_events, json, status, reject_reason, state_before, state_after)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+				prev_events, json, status, reject_reason, state_before, state_after, redacted_by)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 			ON CONFLICT (event_id) DO NOTHING
 			RETURNING stream_pos`,
 			args...).Scan(&pos)
@@ -176,6 +190,10 @@ func writeEvent(ctx context.Context, tx pgx.Tx, u storage.EventUpdate, rooms map
 	b := &pgx.Batch{}
 	if replace {
 		b.Queue(`DELETE FROM event_edges WHERE event_id = $1`, bs(e.EventID))
+		b.Queue(`DELETE FROM relations WHERE event_id = $1`, bs(e.EventID))
+	}
+	if r, ok := storage.IndexedRelation(u); ok {
+		queueRelation(b, r)
 	}
 	if len(e.PrevEvents) > 0 {
 		b.Queue(`

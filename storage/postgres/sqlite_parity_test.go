@@ -78,9 +78,9 @@ func paritySteps(t *testing.T, s storage.Store) []string {
 		if e.StateKey != nil {
 			sk = strconv.Quote(*e.StateKey)
 		}
-		return fmt.Sprintf("{%q %q %q sk=%s %q d=%d ts=%d prev=%q json=%q %s %q %d/%d %s}",
+		return fmt.Sprintf("{%q %q %q sk=%s %q d=%d ts=%d prev=%q json=%q %s %q %d/%d %s by=%q}",
 			e.EventID, e.RoomID, e.Type, sk, e.Sender, e.Depth, e.OriginServerTS, e.PrevEvents, e.JSON,
-			e.Status, e.RejectReason, e.StateBefore, e.StateAfter, pos(e.StreamPos))
+			e.Status, e.RejectReason, e.StateBefore, e.StateAfter, pos(e.StreamPos), e.RedactedBy)
 	}
 	evs := func(es []storage.Event) string {
 		out := make([]string, len(es))
@@ -195,6 +195,49 @@ func paritySteps(t *testing.T, s storage.Store) []string {
 		got, err := s.ChildEvents(ctx, id)
 		say("ChildEvents %q %s %s", id, evs(got), errText(err))
 	}
+
+	// Relations and redactions.
+	rel := func(e storage.Event, target, relType, key string) storage.EventUpdate {
+		return storage.EventUpdate{Event: e, Extremity: true, Relation: &storage.Relation{
+			TargetID: target, RelType: relType, Key: key, Sender: e.Sender, Type: e.Type, OriginServerTS: e.OriginServerTS}}
+	}
+	r1 := base(oddID("$r1"), odd("m.reaction"), nil, e4.EventID)
+	r2 := base(oddID("$r2"), "m.reaction", nil, r1.EventID)
+	r3 := base(oddID("$r3"), "m.room.message", nil, r2.EventID)
+	r4 := base("$r4", "m.reaction", nil, r3.EventID)
+	p, err = s.WriteRoom(ctx, storage.RoomWrite{
+		Events: []storage.EventUpdate{
+			rel(r1, e1.EventID, odd("m.annotation"), odd("👍")), rel(r2, e1.EventID, "m.annotation", "\x00"),
+			rel(r3, e1.EventID+"\x00", odd("m.replace"), ""), rel(r4, e2.EventID, "m.annotation", "k\x00"),
+		},
+		Redactions: []storage.Redaction{
+			{RedactionID: odd("$red"), RoomID: rid, TargetID: r2.EventID, Sender: odd("@m:t"), ByPower: true},
+			{RedactionID: "$red", RoomID: rid, TargetID: e1.EventID, Sender: "@m:t"},
+			{RedactionID: odd("$red"), RoomID: "x", TargetID: "y", Sender: "z", Applied: true},
+		},
+		Redact: []storage.RedactedEvent{{EventID: r2.EventID, JSON: []byte("{\x00}"), RedactedBy: odd("$red")}},
+	})
+	say("WriteRoom relations %s %s", errText(err), strings.Join(mapSlice(p, pos), " "))
+	_, err = s.WriteRoom(ctx, storage.RoomWrite{Redact: []storage.RedactedEvent{{EventID: r1.EventID + "\x00", RedactedBy: "$red"}}})
+	say("WriteRoom redact a missing event %s", errText(err))
+	for _, c := range []struct {
+		targets []string
+		relType string
+	}{
+		{[]string{e1.EventID}, ""}, {[]string{e1.EventID, e1.EventID + "\x00", e2.EventID}, ""},
+		{[]string{e1.EventID, e2.EventID}, "m.annotation"}, {[]string{e1.EventID}, odd("m.annotation")},
+		{[]string{oddID("$1")[:3]}, ""}, {nil, ""},
+	} {
+		rels, err := s.Relations(ctx, c.targets, c.relType)
+		say("Relations %q %q %s %s", c.targets, c.relType, strings.Join(mapSlice(rels, func(r storage.Relation) string {
+			return fmt.Sprintf("{%q %q %q %q %q %q %q %d %s}", r.EventID, r.RoomID, r.TargetID, r.RelType, r.Key,
+				r.Sender, r.Type, r.OriginServerTS, pos(r.StreamPos))
+		}), " "), errText(err))
+	}
+	reds, err := s.RedactionsFor(ctx, []string{e1.EventID, r2.EventID, "y", r2.EventID + "\x00"})
+	say("RedactionsFor %+v %s", reds, errText(err))
+	got, err = s.Events(ctx, []string{r1.EventID, r2.EventID})
+	say("Events redacted %s %s", evs(got), errText(err))
 
 	// Invites.
 	for i, u := range []string{odd("@u:t"), "@u:t", odd("@u:t") + "\x00"} {

@@ -13,7 +13,7 @@ import (
 // eventCols are the events columns scanEvent reads, in its order, for a
 // query that names the events table "e".
 const eventCols = `e.stream_pos, e.event_id, e.room_id, e.type, e.state_key, e.sender, e.depth,
-	e.origin_server_ts, e.prev_events, e.json, e.status, e.reject_reason, e.state_before, e.state_after`
+	e.origin_server_ts, e.prev_events, e.json, e.status, e.reject_reason, e.state_before, e.state_after, e.redacted_by`
 
 // maxParams caps the IDs bound in one IN (...) list.
 const maxParams = 500
@@ -30,7 +30,7 @@ func scanEvent(row scanner) (storage.Event, error) {
 		status   string
 	)
 	if err := row.Scan(&e.StreamPos, &e.EventID, &e.RoomID, &e.Type, &stateKey, &e.Sender, &e.Depth,
-		&e.OriginServerTS, &prev, &e.JSON, &status, &e.RejectReason, &e.StateBefore, &e.StateAfter); err != nil {
+		&e.OriginServerTS, &prev, &e.JSON, &status, &e.RejectReason, &e.StateBefore, &e.StateAfter, &e.RedactedBy); err != nil {
 		return storage.Event{}, err
 	}
 	if stateKey.Valid {

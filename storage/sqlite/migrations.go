@@ -24,6 +24,7 @@ type migration struct {
 var migrations = []migration{
 	{name: "initial schema", sql: schemaV1},
 	{name: "receipts", sql: schemaReceipts},
+	{name: "redactions and relations", sql: schemaRelations},
 }
 
 // migrate brings the database up to len(steps), applying the missing steps

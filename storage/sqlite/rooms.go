@@ -51,6 +51,9 @@ func (s *Store) Rooms(ctx context.Context) ([]storage.Room, error) {
 // existing StreamPos returned. If any event fails (for instance because its
 // room does not exist), nothing of w is stored.
 func (s *Store) WriteRoom(ctx context.Context, w storage.RoomWrite) ([]int64, error) {
+	if err := storage.ValidateRoomWrite(w); err != nil {
+		return nil, fmt.Errorf("sqlite: write room: %w", err)
+	}
 	pos := make([]int64, len(w.Events))
 	err := s.write(ctx, "write room", func(tx *sql.Tx) error {
 		if w.Room != nil {
@@ -78,6 +81,12 @@ func (s *Store) WriteRoom(ctx context.Context, w storage.RoomWrite) ([]int64, er
 			}
 			pos[i] = p
 		}
+		if err := writeRedactions(ctx, tx, w.Redactions); err != nil {
+			return err
+		}
+		if err := redact(ctx, tx, w.Redact); err != nil {
+			return err
+		}
 		return applyRoomState(ctx, tx, w)
 	})
 	if err != nil {
@@ -94,11 +103,14 @@ func writeEvent(ctx context.Context, tx *sql.Tx, u storage.EventUpdate) (int64, 
 		return 0, errors.New("empty event ID")
 	}
 	var (
-		pos    int64
-		status string
+		pos        int64
+		status     string
+		before     int64
+		redactedBy string
+		oldJSON    []byte
 	)
-	var before int64
-	err := tx.QueryRowContext(ctx, `SELECT stream_pos, status, state_before FROM events WHERE event_id = ?`, e.EventID).Scan(&pos, &status, &before)
+	err := tx.QueryRowContext(ctx, `SELECT stream_pos, status, state_before, redacted_by, json FROM events WHERE event_id = ?`,
+		e.EventID).Scan(&pos, &status, &before, &redactedBy, &oldJSON)
 	switch {
 	case err == nil && (status == storage.StatusParked.String() || before == 0 && e.StateBefore != 0):
 		// A parked event judged again, or an outlier now placed in the room
@@ -108,11 +120,19 @@ func writeEvent(ctx context.Context, tx *sql.Tx, u storage.EventUpdate) (int64, 
 		if _, err := tx.ExecContext(ctx, `PRAGMA defer_foreign_keys = ON`); err != nil {
 			return 0, err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM event_edges WHERE event_id = ?`, e.EventID); err != nil {
-			return 0, err
+		for _, q := range []string{
+			`DELETE FROM event_edges WHERE event_id = ?`,
+			`DELETE FROM relations WHERE event_id = ?`,
+			`DELETE FROM events WHERE event_id = ?`,
+		} {
+			if _, err := tx.ExecContext(ctx, q, e.EventID); err != nil {
+				return 0, err
+			}
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM events WHERE event_id = ?`, e.EventID); err != nil {
-			return 0, err
+		if redactedBy != "" && e.RedactedBy == "" {
+			// Once redacted, an event is never served whole again.
+			e.JSON, e.RedactedBy = oldJSON, redactedBy
+			u.Event = e
 		}
 	case err == nil:
 		return pos, nil // already stored: left as it is
@@ -135,10 +155,10 @@ func writeEvent(ctx context.Context, tx *sql.Tx, u storage.EventUpdate) (int64, 
 	}
 	res, err := tx.ExecContext(ctx, `
 		INSERT INTO events (event_id, room_id, type, state_key, sender, depth, origin_server_ts,
-			prev_events, json, status, reject_reason, state_before, state_after)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			prev_events, json, status, reject_reason, state_before, state_after, redacted_by)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.EventID, e.RoomID, e.Type, e.StateKey, e.Sender, e.Depth, e.OriginServerTS,
-		string(prev), blob(e.JSON), e.Status.String(), e.RejectReason, e.StateBefore, e.StateAfter)
+		string(prev), blob(e.JSON), e.Status.String(), e.RejectReason, e.StateBefore, e.StateAfter, e.RedactedBy)
 	if err != nil {
 		return 0, err
 	}
@@ -150,6 +170,12 @@ func writeEvent(ctx context.Context, tx *sql.Tx, u storage.EventUpdate) (int64, 
 		if _, err := tx.ExecContext(ctx,
 			`INSERT OR IGNORE INTO event_edges (event_id, prev_event_id) VALUES (?, ?)`, e.EventID, p); err != nil {
 			return 0, fmt.Errorf("prev event %s: %w", p, err)
+		}
+	}
+
+	if r, ok := storage.IndexedRelation(u); ok {
+		if err := writeRelation(ctx, tx, r); err != nil {
+			return 0, err
 		}
 	}
 

@@ -104,7 +104,8 @@ func TestOpenCreatesCurrentSchema(t *testing.T) {
 	}
 	got := strings.Join(schema(t, db), "\n")
 	for _, name := range []string{"table events", "index events_room_stream", "table current_state",
-		"table forward_extremities", "index outbound_queue_by_dest", "table outbound_txns", "index invites_by_user"} {
+		"table forward_extremities", "index outbound_queue_by_dest", "table outbound_txns", "index invites_by_user",
+		"table relations", "index relations_by_target", "table redactions", "index redactions_by_target"} {
 		if !strings.Contains(got, name+":") {
 			t.Errorf("schema has no %s", name)
 		}
@@ -148,6 +149,74 @@ func TestReopenAtCurrentVersionIsNoop(t *testing.T) {
 	}
 	if v := userVersion(t, db); v != len(migrations) {
 		t.Fatalf("user_version after reopen: %d, want %d", v, len(migrations))
+	}
+}
+
+// TestUpgradeToRelations opens a file at the schema before redactions and
+// relations (version 2), holding a room and its events: the upgrade keeps
+// them, whole, and they can then be related to and redacted.
+func TestUpgradeToRelations(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	db := rawDB(t, path)
+	ctx := t.Context()
+	const v2 = 2
+	if migrations[v2].name != "redactions and relations" {
+		t.Fatalf("step %d is %q: this test upgrades from the schema before redactions and relations", v2+1, migrations[v2].name)
+	}
+	if _, err := migrate(ctx, db, migrations[:v2]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `
+		INSERT INTO rooms (room_id, version, created_ts) VALUES ('!r:t', '10', 5);
+		INSERT INTO events (event_id, room_id, type, state_key, sender, depth, origin_server_ts,
+			prev_events, json, status, reject_reason, state_before, state_after)
+		VALUES ('$m', '!r:t', 'm.room.message', NULL, '@a:t', 1, 100, '[]', CAST('{"m":1}' AS BLOB), 'accepted', '', 0, 0),
+			('$x', '!r:t', 'm.room.message', NULL, '@a:t', 2, 101, '["$m"]', CAST('{"x":1}' AS BLOB), 'accepted', '', 0, 0);
+		INSERT INTO event_edges (event_id, prev_event_id) VALUES ('$x', '$m');
+		INSERT INTO receipts (room_id, user_id, type, event_id, ts) VALUES ('!r:t', '@a:t', 'm.read', '$m', 7);`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open of a version %d file: %v", v2, err)
+	}
+	defer s.Close()
+	for id, js := range map[string]string{"$m": `{"m":1}`, "$x": `{"x":1}`} {
+		e, err := s.Event(ctx, id)
+		if err != nil || string(e.JSON) != js || e.RedactedBy != "" || e.Status != storage.StatusAccepted {
+			t.Fatalf("Event %s after the upgrade: %+v, %v", id, e, err)
+		}
+	}
+	if rs, err := s.Receipts(ctx, "!r:t", ""); err != nil || len(rs) != 1 {
+		t.Fatalf("Receipts after the upgrade: %v, %v", rs, err)
+	}
+	if rs, err := s.Relations(ctx, []string{"$m"}, ""); err != nil || len(rs) != 0 {
+		t.Fatalf("Relations after the upgrade: %v, %v", rs, err)
+	}
+
+	pos, err := s.WriteRoom(ctx, storage.RoomWrite{
+		Events: []storage.EventUpdate{{
+			Event:    storage.Event{EventID: "$r", RoomID: "!r:t", Type: "m.reaction", PrevEvents: []string{"$x"}, JSON: []byte(`{}`)},
+			Relation: &storage.Relation{TargetID: "$m", RelType: "m.annotation", Key: "k"},
+		}},
+		Redactions: []storage.Redaction{{RedactionID: "$red", RoomID: "!r:t", TargetID: "$x", Applied: true}},
+		Redact:     []storage.RedactedEvent{{EventID: "$x", JSON: []byte(`{"redacted":1}`), RedactedBy: "$red"}},
+	})
+	if err != nil {
+		t.Fatalf("WriteRoom after the upgrade: %v", err)
+	}
+	rels, err := s.Relations(ctx, []string{"$m"}, "m.annotation")
+	if err != nil || len(rels) != 1 || rels[0].EventID != "$r" || rels[0].StreamPos != pos[0] {
+		t.Fatalf("Relations of an old event: %+v, %v", rels, err)
+	}
+	e, err := s.Event(ctx, "$x")
+	if err != nil || string(e.JSON) != `{"redacted":1}` || e.RedactedBy != "$red" {
+		t.Fatalf("old event redacted after the upgrade: %+v, %v", e, err)
+	}
+	if v := userVersion(t, rawDB(t, path)); v != len(migrations) {
+		t.Fatalf("user_version after the upgrade: %d, want %d", v, len(migrations))
 	}
 }
 

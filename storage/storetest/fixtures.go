@@ -80,6 +80,7 @@ func eqEvent(t *testing.T, what string, got, want storage.Event) {
 		got.Depth != want.Depth, got.OriginServerTS != want.OriginServerTS,
 		!slices.Equal(got.PrevEvents, want.PrevEvents), !bytes.Equal(got.JSON, want.JSON),
 		got.Status != want.Status, got.RejectReason != want.RejectReason,
+		got.RedactedBy != want.RedactedBy,
 		want.StreamPos != 0 && got.StreamPos != want.StreamPos:
 		t.Fatalf("%s:\n got  %s\n want %s", what, describe(got), describe(want))
 	}
@@ -90,9 +91,9 @@ func describe(e storage.Event) string {
 	if e.StateKey != nil {
 		sk = fmt.Sprintf("%q", *e.StateKey)
 	}
-	return fmt.Sprintf("{id=%s room=%s type=%s state_key=%s sender=%s depth=%d ts=%d prev=%q json=%s status=%s reason=%q pos=%d}",
+	return fmt.Sprintf("{id=%s room=%s type=%s state_key=%s sender=%s depth=%d ts=%d prev=%q json=%s status=%s reason=%q pos=%d redacted_by=%q}",
 		e.EventID, e.RoomID, e.Type, sk, e.Sender, e.Depth, e.OriginServerTS, e.PrevEvents,
-		e.JSON, e.Status, e.RejectReason, e.StreamPos)
+		e.JSON, e.Status, e.RejectReason, e.StreamPos, e.RedactedBy)
 }
 
 // eventIDs returns the IDs of events, in order.

@@ -9,9 +9,10 @@ import (
 
 // RunPersistence checks that a store keeps everything across Close and a
 // new open of the same path: keys, rooms, events with their StreamPos,
-// state, extremities, invites, queued items and the open outbound
-// transaction, which must come back with the same TxnID and content. The
-// suite closes every store open returns; open need not arrange that.
+// state, extremities, invites, queued items, the open outbound
+// transaction (which must come back with the same TxnID and content),
+// relations, recorded redactions and redacted events. The suite closes
+// every store open returns; open need not arrange that.
 func RunPersistence(t *testing.T, open func(t *testing.T, path string) storage.Store) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "store.db")
@@ -46,6 +47,23 @@ func RunPersistence(t *testing.T, open func(t *testing.T, path string) storage.S
 	inv := invite(rid, "@bob:t", 5)
 	mustOK(t, "PutInvite", s.PutInvite(ctx(t), inv))
 	mustOK(t, "SaveInboundTransaction", s.SaveInboundTransaction(ctx(t), "o.example", "t1", []byte(`{"ok":1}`)))
+	// Relations and redactions, in a room of their own.
+	const rid2 = "!room2:t"
+	r2 := room(rid2, 2000)
+	target := msg(rid2, "$target")
+	react := reaction(rid2, "$react", "$target", "👍", "$target")
+	gone := msg(rid2, "$gone", "$react")
+	red := storage.Redaction{RedactionID: "$red", RoomID: rid2, TargetID: "$gone", Sender: "@alice:t", Applied: true}
+	early := storage.Redaction{RedactionID: "$early", RoomID: rid2, TargetID: "$not-yet", Sender: "@mod:t", ByPower: true}
+	pos2, err := s.WriteRoom(ctx(t), storage.RoomWrite{Room: &r2,
+		Events:     []storage.EventUpdate{upd(target), react, upd(gone)},
+		Redactions: []storage.Redaction{red, early},
+		Redact:     []storage.RedactedEvent{redactOf("$gone", "$red")},
+	})
+	mustOK(t, "WriteRoom (relations and redactions)", err)
+	gone = redacted(gone, "$red")
+	gone.StreamPos = pos2[2]
+
 	open1 := nextTxn(t, s, dest, 1, 1)
 	eqTxn(t, "open transaction", open1, storage.Transaction{
 		Destination: dest, TxnID: open1.TxnID, PDUs: [][]byte{m1.JSON}, EDUs: [][]byte{edu1},
@@ -83,6 +101,12 @@ func RunPersistence(t *testing.T, open func(t *testing.T, path string) storage.S
 	eqStrings(t, "RoomEvents after reopen", eventIDs(evs), []string{"$create", "$m1", "$m2"})
 	eqStrings(t, "CurrentState after reopen", stateIDs(t, s, rid), []string{"$create"})
 	eqStrings(t, "ForwardExtremities after reopen", extremities(t, s, rid), []string{"$m2"})
+	eqRelations(t, "Relations after reopen", relations(t, s, "", "$target"), []storage.Relation{relationOf(react, pos2[1])})
+	got, err := s.Event(ctx(t), "$gone")
+	mustOK(t, "Event $gone", err)
+	eqEvent(t, "redacted event after reopen", got, gone)
+	eqRedactions(t, "RedactionsFor after reopen", redactions(t, s, "$not-yet", "$gone"), []storage.Redaction{red, early})
+
 	gotInv, err := s.Invite(ctx(t), rid, "@bob:t")
 	mustOK(t, "Invite", err)
 	eqInvite(t, "Invite after reopen", gotInv, inv)

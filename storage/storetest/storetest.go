@@ -53,6 +53,9 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 	t.Run("Queue", func(t *testing.T) { testQueue(t, open) })
 	t.Run("InboundTransactions", func(t *testing.T) { testInbound(t, open) })
 	t.Run("Receipts", func(t *testing.T) { testReceipts(t, open) })
+	t.Run("Relations", func(t *testing.T) { testRelations(t, open) })
+	t.Run("Redactions", func(t *testing.T) { testRedactions(t, open) })
+	t.Run("Redact", func(t *testing.T) { testRedact(t, open) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, open) })
 }
 
