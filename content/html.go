@@ -37,6 +37,7 @@ var htmlPolicy = sync.OnceValue(func() *bluemonday.Policy {
 	// Colours are '#' and six hex digits, nothing a CSS parser could read more into.
 	p.AllowAttrs("data-mx-bg-color", "data-mx-color").Matching(hexColour).OnElements("font", "span")
 	p.AllowAttrs("color").Matching(hexColour).OnElements("font")
+	p.AllowNoAttrs().OnElements("font") // bluemonday drops a bare <font> otherwise
 	p.AllowAttrs("data-mx-spoiler").OnElements("span")
 	p.AllowAttrs("data-mx-maths").OnElements("span", "div")
 
@@ -51,6 +52,7 @@ var htmlPolicy = sync.OnceValue(func() *bluemonday.Policy {
 	// Web clients must give every link rel="noopener": bluemonday adds it
 	// with target="_blank" to every (absolute) link.
 	p.AddTargetBlankToFullyQualifiedLinks(true)
+	// An img whose src is refused keeps only alt and title: it loads nothing.
 	p.AllowAttrs("src").Matching(mxcURI).OnElements("img")
 	p.AllowAttrs("width", "height").Matching(digits).OnElements("img")
 	p.AllowAttrs("alt", "title").OnElements("img")
