@@ -10,9 +10,9 @@ import (
 // Message types and the one format the client-server API defines for
 // m.room.message (https://spec.matrix.org/latest/client-server-api/#mroommessage-msgtypes).
 const (
-	MsgText   = "m.text"
-	MsgNotice = "m.notice"
-	MsgEmote  = "m.emote"
+	MsgText   = "m.text"   // a plain message
+	MsgNotice = "m.notice" // an automated message (bots)
+	MsgEmote  = "m.emote"  // an action, "/me waves"
 	// FormatHTML is the format of a formatted_body in HTML.
 	FormatHTML = "org.matrix.custom.html"
 )

@@ -104,8 +104,9 @@ const MaxReplyChain = 10
 
 // ReplyChain follows replies from the event start: start, what it replies
 // to (ReplyTarget), what that replies to, and so on. lookup returns an
-// event's relation and whether the event is known; the walk stops at an
-// unknown event, at an event that replies to nothing, at an event already
+// event's relation and whether the event is known; the walk stops before
+// an unknown event (it is not in the chain), after an event that replies
+// to nothing, before an event already
 // in the chain (a cycle: A -> B -> A) or after max events (MaxReplyChain
 // when max <= 0). It never recurses.
 func ReplyChain(start string, max int, lookup func(eventID string) (*content.RelatesTo, bool)) []string {
