@@ -2,7 +2,6 @@ package homeserver
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/embedmatrix/homeserver/invites"
@@ -24,10 +23,6 @@ const (
 // kindKey marks the kind in the create event's content (a namespaced key
 // other servers ignore).
 const kindKey = "io.embedmatrix.kind"
-
-// ErrUnsupportedRoomType is returned when the host asks for a federated
-// room this library does not support: encrypted, read-only or broadcast.
-var ErrUnsupportedRoomType = errors.New("homeserver: encrypted, read-only and broadcast rooms cannot be federated")
 
 // CreateRoomRequest describes a new federated room.
 type CreateRoomRequest struct {
@@ -136,8 +131,8 @@ func ParseUserID(s string) (string, error) {
 // Command runs the host's "/federation dm @a:s1 [@b:s2 ...]" command for a
 // local user: one user makes a 1:1 DM, several a group DM. It returns the
 // new room's ID. Text that is not a /federation command fails with an
-// error matching invites.ErrNotACommand; a malformed one with
-// invites.ErrUsage (whose message ends with the usage line).
+// error matching ErrNotACommand; a malformed one with ErrUsage
+// (whose message ends with the usage line).
 func (s *Server) Command(ctx context.Context, sender, text string) (string, error) {
 	req, err := invites.ParseCommand(text)
 	if err != nil {

@@ -16,15 +16,6 @@ import (
 	"github.com/tidwall/gjson"
 )
 
-// Errors of the invite lifecycle a host can match with errors.Is.
-var (
-	// ErrBanned: the user is banned from the room.
-	ErrBanned = errors.New("homeserver: user is banned from the room")
-	// ErrNotInviter: only the user who sent an invite, or someone allowed
-	// to kick, may revoke it.
-	ErrNotInviter = errors.New("homeserver: only the inviter or a user with kick power may revoke an invite")
-)
-
 // Invite invites a user, local or on another server, into a room. For a
 // remote user the invitee's server co-signs the invite first (v2 invite),
 // then it is stored, sent to the room's servers, and tracked as pending.

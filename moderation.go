@@ -123,7 +123,7 @@ func (s *Server) Role(ctx context.Context, roomID, userID string) (string, error
 
 // SetRole gives a user a host role in a room by changing its power levels.
 // A change the sender's power does not allow is refused before anything is
-// sent (the error matches ErrForbidden and powerlevels.ErrNotAllowed).
+// sent (the error matches ErrForbidden and ErrRoleNotAllowed).
 func (s *Server) SetRole(ctx context.Context, roomID, sender, target, role string) error {
 	from, err := s.UserID(sender)
 	if err != nil {

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/embedmatrix/homeserver/receipts"
-	"github.com/embedmatrix/homeserver/rooms"
 	"github.com/embedmatrix/homeserver/storage"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 	"github.com/tidwall/gjson"
@@ -28,12 +27,6 @@ const (
 	// SwitchOff turns the feature off.
 	SwitchOff
 )
-
-// ErrUnknownEvent: the event is not one this server holds in that room.
-var ErrUnknownEvent = rooms.ErrUnknownEvent
-
-// ErrNotJoined: the local user is not joined to the room.
-var ErrNotJoined = errors.New("homeserver: user is not joined to the room")
 
 // Receipt says that a user has read a room up to an event.
 type Receipt struct {
