@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/embedmatrix/homeserver/content"
 	"github.com/embedmatrix/homeserver/invites"
 	"github.com/embedmatrix/homeserver/powerlevels"
 	"github.com/embedmatrix/homeserver/rooms"
@@ -20,9 +21,8 @@ const (
 	KindGroup   RoomKind = "group"   // a direct message between several users
 )
 
-// kindKey marks the kind in the create event's content (a namespaced key
-// other servers ignore).
-const kindKey = "io.embedmatrix.kind"
+// direct reports whether the kind is a DM or a group DM.
+func (k RoomKind) direct() bool { return k == KindDM || k == KindGroup }
 
 // CreateRoomRequest describes a new federated room.
 type CreateRoomRequest struct {
@@ -93,7 +93,7 @@ func (s *Server) CreateRoom(ctx context.Context, req CreateRoomRequest) (string,
 	if err != nil {
 		return "", err
 	}
-	direct := req.Kind != KindChannel
+	direct := req.Kind.direct()
 	if direct {
 		// Every member of a DM is an owner.
 		owner, _ := s.roles.Level(powerlevels.RoleOwner)
@@ -105,7 +105,7 @@ func (s *Server) CreateRoom(ctx context.Context, req CreateRoomRequest) (string,
 	}
 	roomID, err := s.rooms.CreateRoom(ctx, rooms.CreateRequest{
 		Creator: creator, Version: version, Name: req.Name, Topic: req.Topic, JoinRule: joinRule,
-		PowerLevels: pl, ExtraContent: map[string]any{kindKey: string(req.Kind)},
+		PowerLevels: pl, ExtraContent: map[string]any{content.KindKey: string(req.Kind)},
 	})
 	if err != nil {
 		return "", err

@@ -8,12 +8,12 @@ import (
 	"net/url"
 	"slices"
 
+	"github.com/embedmatrix/homeserver/content"
 	"github.com/embedmatrix/homeserver/invites"
 	"github.com/embedmatrix/homeserver/rooms"
 	"github.com/embedmatrix/homeserver/storage"
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
-	"github.com/tidwall/gjson"
 )
 
 // Invite invites a user, local or on another server, into a room. For a
@@ -29,7 +29,7 @@ func (s *Server) Invite(ctx context.Context, roomID, inviter, invitee string) er
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalidUserID, err)
 	}
-	return s.invite(ctx, roomID, from, id.String(), s.isDirect(ctx, roomID))
+	return s.invite(ctx, roomID, from, id.String(), s.kindOf(ctx, roomID).direct())
 }
 
 // membershipOf returns a user's current membership of a room ("" if none).
@@ -41,7 +41,7 @@ func (s *Server) membershipOf(ctx context.Context, roomID, userID string) (strin
 	if err != nil {
 		return "", err
 	}
-	return gjson.GetBytes(ev.JSON, "content.membership").Str, nil
+	return content.MemberOf(ev.JSON).Membership, nil
 }
 
 func (s *Server) invite(ctx context.Context, roomID, from, invitee string, direct bool) error {
@@ -103,12 +103,6 @@ func (s *Server) invite(ctx context.Context, roomID, from, invitee string, direc
 		return err
 	}
 	return s.rooms.PersistLocal(ctx, signed)
-}
-
-// isDirect reports whether a room is a DM or group DM.
-func (s *Server) isDirect(ctx context.Context, roomID string) bool {
-	k := s.kindOf(ctx, roomID)
-	return k == KindDM || k == KindGroup
 }
 
 // Invites returns the invites a local user received, newest first, in
@@ -347,11 +341,11 @@ func (s *Server) onMembershipForInvites(ctx context.Context, roomID, userID, rep
 // one that matters is a revoke (kick) of a pending invite of one of our
 // users, sent by the inviting side. It is verified and clears the invite.
 func (s *Server) onOutOfRoomPDU(ctx context.Context, origin spec.ServerName, raw json.RawMessage) {
-	roomID := gjson.GetBytes(raw, "room_id").Str
-	target := gjson.GetBytes(raw, "state_key").Str
-	if gjson.GetBytes(raw, "type").Str != spec.MRoomMember || roomID == "" || target == "" {
+	env, err := content.ParseEvent(raw)
+	if err != nil || env.Type != spec.MRoomMember || env.RoomID == "" || env.StateKey == nil || *env.StateKey == "" {
 		return
 	}
+	roomID, target := env.RoomID, *env.StateKey
 	inv, err := s.store.Invite(ctx, roomID, target)
 	if err != nil || inv.Direction != storage.InviteInbound || inv.State != storage.InvitePending {
 		return
@@ -360,7 +354,8 @@ func (s *Server) onOutOfRoomPDU(ctx context.Context, origin spec.ServerName, raw
 	if err != nil || ev.RoomID().String() != roomID {
 		return
 	}
-	m, _ := ev.Membership()
+	mc, _ := content.ParseMember(ev.Content())
+	m := mc.Membership
 	if m != spec.Leave && m != spec.Ban {
 		return
 	}
@@ -383,7 +378,7 @@ func (s *Server) onOutOfRoomPDU(ctx context.Context, origin spec.ServerName, raw
 	s.onMembershipForInvites(ctx, roomID, target, inv.EventID, change)
 	if h := s.cfg.Hooks.OnMembership; h != nil {
 		mm := Membership{RoomID: roomID, EventID: ev.EventID(), UserID: target, Sender: string(ev.SenderID()),
-			Membership: m, Change: string(change), Reason: gjson.GetBytes(ev.Content(), "reason").Str}
+			Membership: m, Change: string(change), Reason: mc.Reason}
 		s.hooks.push(func(ctx context.Context) { h(ctx, mm) })
 	}
 }

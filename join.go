@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/embedmatrix/homeserver/content"
 	"github.com/embedmatrix/homeserver/rooms"
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/fclient"
 	"github.com/matrix-org/gomatrixserverlib/spec"
-	"github.com/tidwall/gjson"
 )
 
 // joinVia joins uid to a remote room through one server: make_join, sign,
@@ -89,7 +89,7 @@ func (s *Server) citesOurOldJoin(ctx context.Context, roomID, uid string, authEv
 		id, _ := raw.(string)
 		ev, err := s.store.Event(ctx, id)
 		if err == nil && ev.Type == spec.MRoomMember && ev.StateKey != nil && *ev.StateKey == uid &&
-			gjson.GetBytes(ev.JSON, "content.membership").Str == spec.Join {
+			content.MemberOf(ev.JSON).Membership == spec.Join {
 			return true
 		}
 	}

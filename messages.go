@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/embedmatrix/homeserver/content"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 )
 
@@ -40,7 +41,7 @@ func (s *Server) Messages(ctx context.Context, roomID string, after int64, limit
 			if ev.Type != "m.room.message" {
 				continue
 			}
-			if m, ok := messageOf(ev.RoomID, ev.EventID, ev.Sender, ev.OriginServerTS, ev.StreamPos, contentOf(ev.JSON)); ok {
+			if m, ok := messageOf(ev.RoomID, ev.EventID, ev.Sender, ev.OriginServerTS, ev.StreamPos, content.Of(ev.JSON)); ok {
 				out = append(out, m)
 			}
 			if len(out) == limit {

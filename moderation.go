@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/embedmatrix/homeserver/content"
+	"github.com/embedmatrix/homeserver/invites"
 	"github.com/embedmatrix/homeserver/powerlevels"
 	"github.com/embedmatrix/homeserver/storage"
 	"github.com/matrix-org/gomatrixserverlib/spec"
-	"github.com/tidwall/gjson"
 )
 
 // BannedUser is a user banned from a room, with the ban's reason.
@@ -50,10 +51,9 @@ func (s *Server) setMembership(ctx context.Context, roomID, sender, target, memb
 	if err != nil {
 		return err
 	}
-	if _, err := ParseUserID(target); err != nil {
-		if _, herr := spec.NewUserID(target, true); herr != nil {
-			return err
-		}
+	// The target may be a remote user with a historical ID.
+	if _, err := invites.ParseHistoricalUserID(target); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidUserID, err)
 	}
 	content := map[string]any{"membership": membership}
 	if reason != "" {
@@ -75,9 +75,8 @@ func (s *Server) Banned(ctx context.Context, roomID string) ([]BannedUser, error
 		if ev.Type != spec.MRoomMember || ev.StateKey == nil {
 			continue
 		}
-		c := gjson.GetBytes(ev.JSON, "content")
-		if c.Get("membership").Str == spec.Ban {
-			out = append(out, BannedUser{UserID: *ev.StateKey, Reason: c.Get("reason").Str, By: ev.Sender})
+		if c := content.MemberOf(ev.JSON); c.Membership == spec.Ban {
+			out = append(out, BannedUser{UserID: *ev.StateKey, Reason: c.Reason, By: ev.Sender})
 		}
 	}
 	return out, nil
@@ -94,17 +93,15 @@ func (s *Server) plRoom(ctx context.Context, roomID string) (powerlevels.Room, [
 	if err != nil {
 		return r, nil, fmt.Errorf("homeserver: room %s has no create event: %w", roomID, err)
 	}
-	r.Creators = append(r.Creators, create.Sender)
-	for _, c := range gjson.GetBytes(create.JSON, "content.additional_creators").Array() {
-		r.Creators = append(r.Creators, c.Str)
-	}
-	var content []byte
+	cc, _ := content.ParseCreate(content.Of(create.JSON))
+	r.Creators = append([]string{create.Sender}, cc.AdditionalCreators...)
+	var levels []byte
 	if pl, err := s.store.StateEvent(ctx, roomID, spec.MRoomPowerLevels, ""); err == nil {
-		content = []byte(gjson.GetBytes(pl.JSON, "content").Raw)
+		levels = content.Of(pl.JSON)
 	} else if !errors.Is(err, storage.ErrNotFound) {
 		return r, nil, err
 	}
-	return r, content, nil
+	return r, levels, nil
 }
 
 // Role returns a user's host role in a room, read from its power levels by

@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/embedmatrix/homeserver/content"
 	"github.com/embedmatrix/homeserver/invites"
 	"github.com/embedmatrix/homeserver/rooms"
 	"github.com/embedmatrix/homeserver/storage"
 	"github.com/matrix-org/gomatrixserverlib/spec"
-	"github.com/tidwall/gjson"
 )
 
 // onAccepted turns accepted events into host hooks. It runs inside the
@@ -36,7 +36,7 @@ func (s *Server) onAccepted(a rooms.Accepted) {
 		target := *ev.StateKey()
 		change := invites.Classify(prev, membership, sender, target)
 		m := Membership{RoomID: roomID, EventID: ev.EventID(), UserID: target, Sender: sender,
-			Membership: membership, Change: string(change), Reason: gjson.GetBytes(ev.Content(), "reason").Str}
+			Membership: membership, Change: string(change), Reason: memberContent(ev.Content()).Reason}
 		local := a.Local
 		s.hooks.push(func(ctx context.Context) {
 			s.onMembershipForInvites(ctx, roomID, target, replaced, change)
@@ -60,12 +60,14 @@ func (s *Server) onAccepted(a rooms.Accepted) {
 			s.hooks.push(func(ctx context.Context) { h.OnMessage(ctx, m) })
 		}
 	case spec.MRoomName, spec.MRoomTopic:
-		field, hook := "name", h.OnRoomName
+		hook := h.OnRoomName
+		value := func(raw []byte) string { n, _ := content.ParseName(raw); return n.Name }
 		if ev.Type() == spec.MRoomTopic {
-			field, hook = "topic", h.OnRoomTopic
+			hook = h.OnRoomTopic
+			value = func(raw []byte) string { t, _ := content.ParseTopic(raw); return t.Topic }
 		}
 		if hook != nil {
-			c := RoomChange{RoomID: roomID, EventID: ev.EventID(), Sender: sender, Value: gjson.GetBytes(ev.Content(), field).Str}
+			c := RoomChange{RoomID: roomID, EventID: ev.EventID(), Sender: sender, Value: value(ev.Content())}
 			s.hooks.push(func(ctx context.Context) { hook(ctx, c) })
 		}
 	case spec.MRoomPowerLevels:
@@ -93,7 +95,7 @@ func (s *Server) announceRoleChanges(ctx context.Context, roomID, eventID, sende
 	if state, err := s.store.CurrentState(ctx, roomID); err == nil {
 		for _, e := range state {
 			if e.Type == spec.MRoomMember && e.StateKey != nil {
-				if m := gjson.GetBytes(e.JSON, "content.membership").Str; m == spec.Join || m == spec.Invite {
+				if m := content.MemberOf(e.JSON).Membership; m == spec.Join || m == spec.Invite {
 					members = append(members, *e.StateKey)
 				}
 			}
@@ -125,15 +127,18 @@ func inviteOf(inv storage.Invite) Invite {
 		RoomVersion: inv.RoomVersion, State: inv.State,
 		Created: time.UnixMilli(inv.CreatedTS), Updated: time.UnixMilli(inv.UpdatedTS),
 	}
-	for _, st := range gjson.ParseBytes(inv.RoomState).Array() {
-		switch st.Get("type").Str {
+	stripped, _ := content.ParseStrippedState(inv.RoomState)
+	for _, st := range stripped {
+		switch st.Type {
 		case spec.MRoomName:
-			out.RoomName = st.Get("content.name").Str
+			n, _ := content.ParseName(st.Content)
+			out.RoomName = n.Name
 		case spec.MRoomTopic:
-			out.RoomTopic = st.Get("content.topic").Str
+			t, _ := content.ParseTopic(st.Content)
+			out.RoomTopic = t.Topic
 		}
 	}
-	out.IsDirect = gjson.GetBytes(inv.EventJSON, "content.is_direct").Bool()
+	out.IsDirect = content.MemberOf(inv.EventJSON).IsDirect
 	return out
 }
 
@@ -149,6 +154,9 @@ func messageOf(roomID, eventID, sender string, ts, pos int64, content []byte) (M
 		Timestamp: time.UnixMilli(ts), StreamPos: pos}, true
 }
 
-func contentOf(eventJSON []byte) []byte {
-	return []byte(gjson.GetBytes(eventJSON, "content").Raw)
+// memberContent parses an m.room.member content; a malformed one reads as
+// the zero Member.
+func memberContent(raw []byte) content.Member {
+	m, _ := content.ParseMember(raw)
+	return m
 }

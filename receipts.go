@@ -11,7 +11,6 @@ import (
 	"github.com/embedmatrix/homeserver/receipts"
 	"github.com/embedmatrix/homeserver/storage"
 	"github.com/matrix-org/gomatrixserverlib/spec"
-	"github.com/tidwall/gjson"
 )
 
 // Switch turns an optional feature on or off in Config. The zero value
@@ -225,7 +224,7 @@ func (s *Server) mustBeJoined(ctx context.Context, roomID, userID string) error 
 	} else if err != nil {
 		return err
 	}
-	m, err := roomView{s}.Membership(ctx, roomID, userID)
+	m, err := s.membershipOf(ctx, roomID, userID)
 	if err != nil {
 		return err
 	}
@@ -360,14 +359,7 @@ var _ receipts.RoomView = roomView{}
 
 // Membership returns the user's membership in the room's current state.
 func (v roomView) Membership(ctx context.Context, roomID, userID string) (string, error) {
-	ev, err := v.s.store.StateEvent(ctx, roomID, spec.MRoomMember, userID)
-	if errors.Is(err, storage.ErrNotFound) {
-		return "", nil
-	}
-	if err != nil {
-		return "", err
-	}
-	return gjson.GetBytes(ev.JSON, "content.membership").Str, nil
+	return v.s.membershipOf(ctx, roomID, userID)
 }
 
 // CheckServerACL applies the room's m.room.server_acl.
