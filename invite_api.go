@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"time"
 
 	"github.com/embedmatrix/homeserver/content"
 	"github.com/embedmatrix/homeserver/invites"
@@ -319,6 +320,40 @@ func (s *Server) setInviteState(ctx context.Context, inv storage.Invite, state s
 	return nil
 }
 
+// onMemberAccepted follows an accepted m.room.member event: it moves the
+// target's invite along its lifecycle, clears their typing when they are
+// no longer joined, and (for remote events) tells the host.
+func (s *Server) onMemberAccepted(a rooms.Accepted) {
+	ev := a.Event
+	if ev.StateKey() == nil {
+		return
+	}
+	membership, err := ev.Membership()
+	if err != nil {
+		return
+	}
+	prev, replaced := "", ""
+	if a.Replaced != nil {
+		prev, _ = a.Replaced.Membership()
+		replaced = a.Replaced.EventID()
+	}
+	roomID, sender, target := ev.RoomID().String(), string(ev.SenderID()), *ev.StateKey()
+	change := invites.Classify(prev, membership, sender, target)
+	m := Membership{RoomID: roomID, EventID: ev.EventID(), UserID: target, Sender: sender,
+		Membership: membership, Change: string(change), Reason: memberContent(ev.Content()).Reason}
+	local, hook := a.Local, s.cfg.Hooks.OnMembership
+	s.hooks.push(func(ctx context.Context) {
+		s.onMembershipForInvites(ctx, roomID, target, replaced, change)
+		if membership != spec.Join {
+			// Someone who left or was removed is no longer typing.
+			s.eph.remote.Set(roomID, target, false)
+		}
+		if !local && hook != nil && change != invites.ChangeProfileUpdate {
+			hook(ctx, m)
+		}
+	})
+}
+
 // onMembershipForInvites moves the invite of a membership change's target
 // along its lifecycle (accepted, rejected, revoked). Only a change that
 // acts on that very invite moves it (replaced names the membership event
@@ -381,4 +416,34 @@ func (s *Server) onOutOfRoomPDU(ctx context.Context, origin spec.ServerName, raw
 			Membership: m, Change: string(change), Reason: mc.Reason}
 		s.hooks.push(func(ctx context.Context) { h(ctx, mm) })
 	}
+}
+
+// onInvite tells the host about an invite the federation layer stored.
+func (s *Server) onInvite(inv storage.Invite) {
+	if s.cfg.Hooks.OnInvite == nil {
+		return
+	}
+	i := inviteOf(inv)
+	s.hooks.push(func(ctx context.Context) { s.cfg.Hooks.OnInvite(ctx, i) })
+}
+
+func inviteOf(inv storage.Invite) Invite {
+	out := Invite{
+		RoomID: inv.RoomID, EventID: inv.EventID, Inviter: inv.Inviter, Invitee: inv.UserID,
+		RoomVersion: inv.RoomVersion, State: inv.State,
+		Created: time.UnixMilli(inv.CreatedTS), Updated: time.UnixMilli(inv.UpdatedTS),
+	}
+	stripped, _ := content.ParseStrippedState(inv.RoomState)
+	for _, st := range stripped {
+		switch st.Type {
+		case spec.MRoomName:
+			n, _ := content.ParseName(st.Content)
+			out.RoomName = n.Name
+		case spec.MRoomTopic:
+			t, _ := content.ParseTopic(st.Content)
+			out.RoomTopic = t.Topic
+		}
+	}
+	out.IsDirect = content.MemberOf(inv.EventJSON).IsDirect
+	return out
 }

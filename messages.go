@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/embedmatrix/homeserver/content"
+	"github.com/embedmatrix/homeserver/rooms"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 )
 
@@ -85,4 +86,14 @@ func (s *Server) Backfill(ctx context.Context, roomID string, limit int) ([]Mess
 		return nil, nil
 	}
 	return nil, fmt.Errorf("homeserver: backfill %s: %w", roomID, errors.Join(errs...))
+}
+
+// onMessageAccepted tells the host of a remote m.room.message.
+func (s *Server) onMessageAccepted(a rooms.Accepted) {
+	ev := a.Event
+	h := s.cfg.Hooks.OnMessage
+	m, ok := messageOf(ev.RoomID().String(), ev.EventID(), string(ev.SenderID()), int64(ev.OriginServerTS()), a.StreamPos, ev.Content())
+	if ok && h != nil {
+		s.hooks.push(func(ctx context.Context) { h(ctx, m) })
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/embedmatrix/homeserver/content"
 	"github.com/embedmatrix/homeserver/invites"
 	"github.com/embedmatrix/homeserver/powerlevels"
+	"github.com/embedmatrix/homeserver/rooms"
 	"github.com/embedmatrix/homeserver/storage"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 )
@@ -156,4 +157,48 @@ func (s *Server) canKick(ctx context.Context, roomID, userID string) (bool, erro
 		return false, err
 	}
 	return levels.UserLevel(userID) >= levels.Content.Kick, nil
+}
+
+// onPowerLevelsAccepted tells the host, through OnRoleChange, which users
+// a remote power-levels change moved to another role.
+func (s *Server) onPowerLevelsAccepted(a rooms.Accepted) {
+	ev := a.Event
+	if s.cfg.Hooks.OnRoleChange == nil || !ev.StateKeyEquals("") {
+		return
+	}
+	var old []byte
+	if a.Replaced != nil {
+		old = a.Replaced.Content()
+	}
+	roomID, eventID, sender, next := ev.RoomID().String(), ev.EventID(), string(ev.SenderID()), ev.Content()
+	s.hooks.push(func(ctx context.Context) { s.announceRoleChanges(ctx, roomID, eventID, sender, old, next) })
+}
+
+// announceRoleChanges tells the host which users a power-levels change
+// moved to another role (by threshold), including users dropped from
+// "users" and a changed users_default.
+func (s *Server) announceRoleChanges(ctx context.Context, roomID, eventID, sender string, old, next []byte) {
+	r, _, err := s.plRoom(ctx, roomID)
+	if err != nil {
+		return
+	}
+	var members []string
+	if state, err := s.store.CurrentState(ctx, roomID); err == nil {
+		for _, e := range state {
+			if e.Type == spec.MRoomMember && e.StateKey != nil {
+				if m := content.MemberOf(e.JSON).Membership; m == spec.Join || m == spec.Invite {
+					members = append(members, *e.StateKey)
+				}
+			}
+		}
+	}
+	changes, err := s.roles.Diff(r, old, next, members)
+	if err != nil {
+		s.log.Info("could not read a power-levels change", "room_id", roomID, "err", err)
+		return
+	}
+	for _, c := range changes {
+		s.cfg.Hooks.OnRoleChange(ctx, RoleChange{RoomID: roomID, EventID: eventID, Sender: sender, UserID: c.UserID,
+			OldRole: string(c.OldRole), NewRole: string(c.NewRole), OldLevel: c.OldLevel, NewLevel: c.NewLevel})
+	}
 }

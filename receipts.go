@@ -58,8 +58,9 @@ type ephemeral struct {
 // ephemeralTimeout bounds the store work of one timer-driven send.
 const ephemeralTimeout = 10 * time.Second
 
-// startEphemeral sets up receipts and typing from the Config.
-func (s *Server) startEphemeral() {
+// newEphemeral sets up receipts and typing from the Config. Its timers
+// call back into s (hooks, sender), so those exist first.
+func (s *Server) newEphemeral() *ephemeral {
 	timeout := s.cfg.TypingTimeout
 	if timeout <= 0 {
 		timeout = receipts.DefaultTypingTimeout
@@ -81,15 +82,12 @@ func (s *Server) startEphemeral() {
 			}
 		},
 	})
-	s.eph = e
+	return e
 }
 
 // closeEphemeral queues the receipts still being coalesced and stops the
 // typing timers. It runs before the send queue and the store close.
 func (s *Server) closeEphemeral() {
-	if s.eph == nil {
-		return
-	}
 	s.eph.coalescer.Close()
 	s.eph.local.Close()
 	s.eph.remote.Close()

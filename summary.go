@@ -55,6 +55,27 @@ func (s *Server) sendState(ctx context.Context, roomID, sender, typ string, cont
 	return err
 }
 
+// onNameAccepted tells the host of a remote m.room.name change.
+func (s *Server) onNameAccepted(a rooms.Accepted) {
+	n, _ := content.ParseName(a.Event.Content())
+	s.reportRoomChange(a, s.cfg.Hooks.OnRoomName, n.Name)
+}
+
+// onTopicAccepted tells the host of a remote m.room.topic change.
+func (s *Server) onTopicAccepted(a rooms.Accepted) {
+	t, _ := content.ParseTopic(a.Event.Content())
+	s.reportRoomChange(a, s.cfg.Hooks.OnRoomTopic, t.Topic)
+}
+
+func (s *Server) reportRoomChange(a rooms.Accepted, hook func(context.Context, RoomChange), value string) {
+	if hook == nil {
+		return
+	}
+	ev := a.Event
+	c := RoomChange{RoomID: ev.RoomID().String(), EventID: ev.EventID(), Sender: string(ev.SenderID()), Value: value}
+	s.hooks.push(func(ctx context.Context) { hook(ctx, c) })
+}
+
 // roomFacts is what one pass over a room's current state tells the
 // summaries: the create event, name, topic and every member.
 type roomFacts struct {
