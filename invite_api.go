@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"slices"
 	"time"
 
@@ -13,7 +12,6 @@ import (
 	"github.com/embedmatrix/homeserver/invites"
 	"github.com/embedmatrix/homeserver/rooms"
 	"github.com/embedmatrix/homeserver/storage"
-	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 )
 
@@ -230,31 +228,17 @@ func (s *Server) RejectInvite(ctx context.Context, roomID, user string) error {
 
 // leaveVia sends a leave for uid through another server (make_leave,
 // send_leave), for a room this server is not in.
+// https://spec.matrix.org/v1.16/server-server-api/#leaving-rooms-rejecting-invites
 func (s *Server) leaveVia(ctx context.Context, roomID, uid string, via spec.ServerName) error {
-	var ml struct {
-		Event       gomatrixserverlib.ProtoEvent `json:"event"`
-		RoomVersion string                       `json:"room_version"`
-	}
-	path := "/_matrix/federation/v1/make_leave/" + url.PathEscape(roomID) + "/" + url.PathEscape(uid)
-	if err := s.client.Do(ctx, "GET", via, path, nil, &ml); err != nil {
+	ml, err := s.client.MakeLeave(ctx, via, roomID, uid)
+	if err != nil {
 		return fmt.Errorf("make_leave via %s: %w", via, err)
 	}
-	v, err := rooms.Version(ml.RoomVersion)
+	ev, err := s.rooms.SignTemplate(string(ml.RoomVersion), ml.LeaveEvent, roomID, uid, spec.Leave)
 	if err != nil {
-		return err
+		return fmt.Errorf("make_leave via %s: %w", via, err)
 	}
-	proto := ml.Event
-	if proto.Type != spec.MRoomMember || proto.StateKey == nil || *proto.StateKey != uid || proto.SenderID != uid || proto.RoomID != roomID {
-		return fmt.Errorf("make_leave via %s returned a template for someone else", via)
-	}
-	proto.Content = spec.RawJSON(`{"membership":"leave"}`)
-	id := s.identity
-	ev, err := v.NewEventBuilderFromProtoEvent(&proto).Build(now(), id.ServerName, id.KeyID, id.PrivateKey)
-	if err != nil {
-		return err
-	}
-	path = "/_matrix/federation/v2/send_leave/" + url.PathEscape(roomID) + "/" + url.PathEscape(ev.EventID())
-	return s.client.Do(ctx, "PUT", via, path, json.RawMessage(ev.JSON()), nil)
+	return s.client.SendLeave(ctx, via, ev)
 }
 
 // RevokeInvite withdraws a pending invite: the revoker kicks the invitee.

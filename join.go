@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/embedmatrix/homeserver/content"
-	"github.com/embedmatrix/homeserver/rooms"
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/fclient"
 	"github.com/matrix-org/gomatrixserverlib/spec"
@@ -21,20 +20,9 @@ func (s *Server) joinVia(ctx context.Context, roomID, uid string, via spec.Serve
 	if err != nil {
 		return err
 	}
-	v, err := rooms.Version(string(mj.RoomVersion))
+	join, err := s.rooms.SignTemplate(string(mj.RoomVersion), mj.JoinEvent, roomID, uid, spec.Join)
 	if err != nil {
-		return err
-	}
-	proto := mj.JoinEvent
-	if proto.Type != spec.MRoomMember || proto.StateKey == nil || *proto.StateKey != uid || proto.SenderID != uid || proto.RoomID != roomID {
-		return fmt.Errorf("homeserver: make_join via %s returned a template for someone else", via)
-	}
-	content, _ := json.Marshal(map[string]string{"membership": spec.Join})
-	proto.Content = content
-	id := s.identity
-	join, err := v.NewEventBuilderFromProtoEvent(&proto).Build(time.Now(), id.ServerName, id.KeyID, id.PrivateKey)
-	if err != nil {
-		return fmt.Errorf("homeserver: build join: %w", err)
+		return fmt.Errorf("homeserver: make_join via %s: %w", via, err)
 	}
 	sj, err := s.client.SendJoin(ctx, via, join)
 	if err != nil {
