@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/embedmatrix/homeserver/content"
+	"github.com/embedmatrix/homeserver/ids"
 	"github.com/embedmatrix/homeserver/invites"
 	"github.com/embedmatrix/homeserver/powerlevels"
 	"github.com/embedmatrix/homeserver/rooms"
@@ -60,7 +61,7 @@ func (s *Server) CreateRoom(ctx context.Context, req CreateRoomRequest) (string,
 	}
 	var targets []string
 	for _, u := range req.Invite {
-		id, err := invites.ParseUserID(u)
+		id, err := ids.ParseUserID(u)
 		if err != nil {
 			return "", fmt.Errorf("%w: %v", ErrInvalidUserID, err)
 		}
@@ -121,7 +122,7 @@ func (s *Server) CreateRoom(ctx context.Context, req CreateRoomRequest) (string,
 // ParseUserID checks a federated user ID, @user:server.domain, where the
 // server may carry a port or be an IPv4 or bracketed IPv6 literal.
 func ParseUserID(s string) (string, error) {
-	id, err := invites.ParseUserID(s)
+	id, err := ids.ParseUserID(s)
 	if err != nil {
 		return "", fmt.Errorf("%w: %v", ErrInvalidUserID, err)
 	}

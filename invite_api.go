@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/embedmatrix/homeserver/content"
+	"github.com/embedmatrix/homeserver/ids"
 	"github.com/embedmatrix/homeserver/invites"
 	"github.com/embedmatrix/homeserver/rooms"
 	"github.com/embedmatrix/homeserver/storage"
@@ -24,7 +25,7 @@ func (s *Server) Invite(ctx context.Context, roomID, inviter, invitee string) er
 	if err != nil {
 		return err
 	}
-	id, err := invites.ParseHistoricalUserID(invitee)
+	id, err := ids.ParseHistoricalUserID(invitee)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalidUserID, err)
 	}
@@ -152,7 +153,7 @@ func (s *Server) pendingInbound(ctx context.Context, roomID, user string) (strin
 	if err != nil {
 		return "", storage.Invite{}, "", err
 	}
-	via, err := rooms.ServerOf(inv.Inviter)
+	via, err := ids.ServerOf(inv.Inviter)
 	return uid, inv, via, err
 }
 
@@ -380,8 +381,8 @@ func (s *Server) onOutOfRoomPDU(ctx context.Context, origin spec.ServerName, raw
 	}
 	// The kick must come from the inviting side: signed by a user of the
 	// inviter's server, sent by that server.
-	inviterServer, _ := rooms.ServerOf(inv.Inviter)
-	senderServer, err := rooms.ServerOf(string(ev.SenderID()))
+	inviterServer, _ := ids.ServerOf(inv.Inviter)
+	senderServer, err := ids.ServerOf(string(ev.SenderID()))
 	if err != nil || senderServer != inviterServer || origin != inviterServer {
 		return
 	}

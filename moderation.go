@@ -6,7 +6,7 @@ import (
 	"fmt"
 
 	"github.com/embedmatrix/homeserver/content"
-	"github.com/embedmatrix/homeserver/invites"
+	"github.com/embedmatrix/homeserver/ids"
 	"github.com/embedmatrix/homeserver/powerlevels"
 	"github.com/embedmatrix/homeserver/rooms"
 	"github.com/embedmatrix/homeserver/storage"
@@ -53,7 +53,7 @@ func (s *Server) setMembership(ctx context.Context, roomID, sender, target, memb
 		return err
 	}
 	// The target may be a remote user with a historical ID.
-	if _, err := invites.ParseHistoricalUserID(target); err != nil {
+	if _, err := ids.ParseHistoricalUserID(target); err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalidUserID, err)
 	}
 	content := map[string]any{"membership": membership}

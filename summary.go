@@ -5,6 +5,7 @@ import (
 	"sort"
 
 	"github.com/embedmatrix/homeserver/content"
+	"github.com/embedmatrix/homeserver/ids"
 	"github.com/embedmatrix/homeserver/powerlevels"
 	"github.com/embedmatrix/homeserver/rooms"
 	"github.com/embedmatrix/homeserver/storage"
@@ -119,7 +120,7 @@ func (f roomFacts) origin() string {
 	if !f.hasCreate {
 		return ""
 	}
-	if srv, err := rooms.ServerOf(f.createSender); err == nil {
+	if srv, err := ids.ServerOf(f.createSender); err == nil {
 		return string(srv)
 	}
 	return ""
@@ -256,7 +257,7 @@ func (s *Server) Rooms(ctx context.Context, user string) ([]RoomEntry, error) {
 		}
 		i := inviteOf(inv)
 		origin := ""
-		if srv, err := rooms.ServerOf(i.Inviter); err == nil {
+		if srv, err := ids.ServerOf(i.Inviter); err == nil {
 			origin = string(srv)
 		}
 		kind := KindChannel
@@ -266,7 +267,7 @@ func (s *Server) Rooms(ctx context.Context, user string) ([]RoomEntry, error) {
 		stripped, _ := content.ParseStrippedState(inv.RoomState)
 		for _, st := range stripped {
 			if st.Type == spec.MRoomCreate {
-				if srv, err := rooms.ServerOf(st.Sender); err == nil {
+				if srv, err := ids.ServerOf(st.Sender); err == nil {
 					origin = string(srv)
 				}
 				if c, _ := content.ParseCreate(st.Content); c.Kind != "" {

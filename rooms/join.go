@@ -8,6 +8,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/embedmatrix/homeserver/ids"
 	"github.com/embedmatrix/homeserver/storage"
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
@@ -210,9 +211,9 @@ func checkMembershipEvent(ev gomatrixserverlib.PDU, roomID, eventID string, orig
 	if ev.StateKey() == nil || *ev.StateKey() != string(ev.SenderID()) {
 		return fmt.Errorf("%w: state_key must equal the sender", ErrBadEvent)
 	}
-	server, err := ServerOf(string(ev.SenderID()))
+	server, err := ids.ServerOf(string(ev.SenderID()))
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %w", ErrBadEvent, err)
 	}
 	if server != origin {
 		return fmt.Errorf("%w: sender %s is not on the origin server %s", ErrBadEvent, ev.SenderID(), origin)
