@@ -20,6 +20,7 @@ import (
 // remote user the invitee's server co-signs the invite first (v2 invite),
 // then it is stored, sent to the room's servers, and tracked as pending.
 // Inviting a banned user fails with ErrBanned and sends nothing.
+// https://spec.matrix.org/v1.16/server-server-api/#inviting-to-a-room
 func (s *Server) Invite(ctx context.Context, roomID, inviter, invitee string) error {
 	from, err := s.UserID(inviter)
 	if err != nil {
@@ -161,6 +162,7 @@ func (s *Server) pendingInbound(ctx context.Context, roomID, user string) (strin
 // make_join and v2 send_join through the inviting server. The room's
 // recent history (what was said while the invite was pending) is then
 // fetched and reported through Hooks.OnMessage, marked Backfilled.
+// https://spec.matrix.org/v1.16/server-server-api/#joining-rooms
 func (s *Server) AcceptInvite(ctx context.Context, roomID, user string) error {
 	uid, inv, via, err := s.pendingInbound(ctx, roomID, user)
 	if err != nil {
@@ -186,6 +188,9 @@ func (s *Server) AcceptInvite(ctx context.Context, roomID, user string) error {
 }
 
 // catchUp fetches the history of a room just joined and tells the host.
+// What the resident server hands out is bounded by the room's history
+// visibility ("invited" and "shared" let an invitee read the pending time).
+// https://spec.matrix.org/v1.16/client-server-api/#room-history-visibility
 func (s *Server) catchUp(ctx context.Context, roomID string, via spec.ServerName) {
 	evs, err := s.rooms.FetchHistory(ctx, via, roomID, 100)
 	if err != nil {
@@ -211,6 +216,7 @@ func (s *Server) catchUp(ctx context.Context, roomID string, via spec.ServerName
 // inviting server so the room learns of it. When that server cannot be
 // reached the invite is still marked rejected here, so the host is never
 // stuck with it.
+// https://spec.matrix.org/v1.16/server-server-api/#leaving-rooms-rejecting-invites
 func (s *Server) RejectInvite(ctx context.Context, roomID, user string) error {
 	uid, inv, via, err := s.pendingInbound(ctx, roomID, user)
 	if err != nil {
@@ -360,6 +366,7 @@ func (s *Server) onMembershipForInvites(ctx context.Context, roomID, userID, rep
 // onOutOfRoomPDU handles a PDU for a room this server is not in: the only
 // one that matters is a revoke (kick) of a pending invite of one of our
 // users, sent by the inviting side. It is verified and clears the invite.
+// https://spec.matrix.org/v1.16/server-server-api/#inviting-to-a-room
 func (s *Server) onOutOfRoomPDU(ctx context.Context, origin spec.ServerName, raw json.RawMessage) {
 	env, err := content.ParseEvent(raw)
 	if err != nil || env.Type != spec.MRoomMember || env.RoomID == "" || env.StateKey == nil || *env.StateKey == "" {

@@ -15,6 +15,7 @@ import (
 
 // joinVia joins uid to a remote room through one server: make_join, sign,
 // send_join, then store the room from the answer.
+// https://spec.matrix.org/v1.16/server-server-api/#joining-rooms
 func (s *Server) joinVia(ctx context.Context, roomID, uid string, via spec.ServerName) error {
 	mj, err := s.makeJoin(ctx, roomID, uid, via)
 	if err != nil {

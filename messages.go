@@ -56,6 +56,7 @@ func (s *Server) Messages(ctx context.Context, roomID string, after int64, limit
 // Backfill fetches up to limit messages older than what this server holds
 // of a room from the other servers in it, checks them, stores them, and
 // returns them oldest first. Hooks are not called for history.
+// https://spec.matrix.org/v1.16/server-server-api/#backfilling-and-retrieving-missing-events
 func (s *Server) Backfill(ctx context.Context, roomID string, limit int) ([]Message, error) {
 	servers, err := s.rooms.JoinedServers(ctx, roomID)
 	if err != nil {

@@ -308,6 +308,7 @@ func (s *Server) onEDUs(ctx context.Context, origin spec.ServerName, edus []json
 // receiveReceipts stores the receipts of an m.receipt EDU that pass the
 // checks, at most limit of them, and tells the host. It returns how many
 // it looked at.
+// https://spec.matrix.org/v1.16/server-server-api/#receipts
 func (s *Server) receiveReceipts(ctx context.Context, origin spec.ServerName, content []byte, limit int) int {
 	rs, skipped, err := receipts.DecodeReceipts(content)
 	if len(rs) > limit {
@@ -336,6 +337,7 @@ func (s *Server) receiveReceipts(ctx context.Context, origin spec.ServerName, co
 }
 
 // receiveTyping applies an m.typing EDU that passes the checks.
+// https://spec.matrix.org/v1.16/server-server-api/#typing-notifications
 func (s *Server) receiveTyping(ctx context.Context, origin spec.ServerName, content []byte) {
 	u, err := receipts.DecodeTyping(content)
 	if err != nil {
@@ -361,6 +363,7 @@ func (v roomView) Membership(ctx context.Context, roomID, userID string) (string
 }
 
 // CheckServerACL applies the room's m.room.server_acl.
+// https://spec.matrix.org/v1.16/server-server-api/#server-access-control-lists-acls
 func (v roomView) CheckServerACL(ctx context.Context, roomID string, server spec.ServerName) error {
 	return v.s.rooms.CheckServerACL(ctx, roomID, server)
 }
