@@ -1,6 +1,7 @@
 package content
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"testing"
@@ -106,4 +107,31 @@ func ExampleParseMember() {
 	m, _ := ParseMember([]byte(`{"membership":"invite","is_direct":true,"reason":42}`))
 	fmt.Printf("%s direct=%v reason=%q\n", m.Membership, m.IsDirect, m.Reason)
 	// Output: invite direct=true reason=""
+}
+
+// Hostile input never panics, and whatever parses reads back the same way.
+func FuzzParseEvent(f *testing.F) {
+	for _, s := range []string{
+		`{"type":"m.room.member","state_key":"@a:x","content":{"membership":"join","is_direct":true}}`,
+		`{"content":{"additional_creators":["@a:x",1]}}`, `[{"type":"m.room.name","content":{"name":"n"}}]`,
+		`null`, `{}`, `{"content":`, `"x"`, `{"state_key":null}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		ev, err := ParseEvent(raw)
+		if err != nil {
+			return
+		}
+		if _, err := ParseMember(ev.Content); err != nil && ev.Content != nil && !errors.Is(err, ErrNotObject) {
+			t.Fatalf("ParseMember error %v does not match ErrNotObject", err)
+		}
+		_, _ = ParseCreate(ev.Content)
+		_, _ = ParseName(ev.Content)
+		_, _ = ParseTopic(ev.Content)
+		_, _ = ParseStrippedState(raw)
+		if again, err := ParseEvent(raw); err != nil || again.Type != ev.Type || again.RoomID != ev.RoomID {
+			t.Fatalf("second parse differs: %+v, %v", again, err)
+		}
+	})
 }
