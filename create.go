@@ -2,9 +2,10 @@ package homeserver
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
+	"github.com/embedmatrix/homeserver/content"
+	"github.com/embedmatrix/homeserver/ids"
 	"github.com/embedmatrix/homeserver/invites"
 	"github.com/embedmatrix/homeserver/powerlevels"
 	"github.com/embedmatrix/homeserver/rooms"
@@ -21,13 +22,8 @@ const (
 	KindGroup   RoomKind = "group"   // a direct message between several users
 )
 
-// kindKey marks the kind in the create event's content (a namespaced key
-// other servers ignore).
-const kindKey = "io.embedmatrix.kind"
-
-// ErrUnsupportedRoomType is returned when the host asks for a federated
-// room this library does not support: encrypted, read-only or broadcast.
-var ErrUnsupportedRoomType = errors.New("homeserver: encrypted, read-only and broadcast rooms cannot be federated")
+// direct reports whether the kind is a DM or a group DM.
+func (k RoomKind) direct() bool { return k == KindDM || k == KindGroup }
 
 // CreateRoomRequest describes a new federated room.
 type CreateRoomRequest struct {
@@ -65,7 +61,7 @@ func (s *Server) CreateRoom(ctx context.Context, req CreateRoomRequest) (string,
 	}
 	var targets []string
 	for _, u := range req.Invite {
-		id, err := invites.ParseUserID(u)
+		id, err := ids.ParseUserID(u)
 		if err != nil {
 			return "", fmt.Errorf("%w: %v", ErrInvalidUserID, err)
 		}
@@ -98,7 +94,7 @@ func (s *Server) CreateRoom(ctx context.Context, req CreateRoomRequest) (string,
 	if err != nil {
 		return "", err
 	}
-	direct := req.Kind != KindChannel
+	direct := req.Kind.direct()
 	if direct {
 		// Every member of a DM is an owner.
 		owner, _ := s.roles.Level(powerlevels.RoleOwner)
@@ -110,7 +106,7 @@ func (s *Server) CreateRoom(ctx context.Context, req CreateRoomRequest) (string,
 	}
 	roomID, err := s.rooms.CreateRoom(ctx, rooms.CreateRequest{
 		Creator: creator, Version: version, Name: req.Name, Topic: req.Topic, JoinRule: joinRule,
-		PowerLevels: pl, ExtraContent: map[string]any{kindKey: string(req.Kind)},
+		PowerLevels: pl, ExtraContent: map[string]any{content.KindKey: string(req.Kind)},
 	})
 	if err != nil {
 		return "", err
@@ -126,7 +122,7 @@ func (s *Server) CreateRoom(ctx context.Context, req CreateRoomRequest) (string,
 // ParseUserID checks a federated user ID, @user:server.domain, where the
 // server may carry a port or be an IPv4 or bracketed IPv6 literal.
 func ParseUserID(s string) (string, error) {
-	id, err := invites.ParseUserID(s)
+	id, err := ids.ParseUserID(s)
 	if err != nil {
 		return "", fmt.Errorf("%w: %v", ErrInvalidUserID, err)
 	}
@@ -136,8 +132,8 @@ func ParseUserID(s string) (string, error) {
 // Command runs the host's "/federation dm @a:s1 [@b:s2 ...]" command for a
 // local user: one user makes a 1:1 DM, several a group DM. It returns the
 // new room's ID. Text that is not a /federation command fails with an
-// error matching invites.ErrNotACommand; a malformed one with
-// invites.ErrUsage (whose message ends with the usage line).
+// error matching ErrNotACommand; a malformed one with ErrUsage
+// (whose message ends with the usage line).
 func (s *Server) Command(ctx context.Context, sender, text string) (string, error) {
 	req, err := invites.ParseCommand(text)
 	if err != nil {

@@ -9,25 +9,45 @@ import (
 	"github.com/embedmatrix/homeserver/rooms"
 )
 
-// Sentinel errors a host can match with errors.Is.
+// Every error a host matches with errors.Is is declared here, so a host
+// imports only this package. Some are the root's own; the others are the
+// sentinels of the packages below, re-exported under the same value (an
+// error from deep inside still matches the root name).
 var (
 	// ErrInvalidUserID: a user ID is not @localpart:server.
 	ErrInvalidUserID = errors.New("homeserver: invalid user ID")
 	// ErrNotInvited: there is no pending invite to accept.
 	ErrNotInvited = errors.New("homeserver: no pending invite")
-	// ErrUnknownRoom: this server is not in the room.
-	ErrUnknownRoom = rooms.ErrUnknownRoom
-	// ErrForbidden: the Matrix auth rules do not allow the action.
-	ErrForbidden = rooms.ErrNotAllowed
-	// ErrUnsupportedRoomVersion: the room's version is not 10, 11 or 12.
-	ErrUnsupportedRoomVersion = rooms.ErrUnsupportedRoomVersion
-)
-
-// More errors a host can match: they come from the packages below the
-// root, re-exported so a host imports only this one.
-var (
+	// ErrBanned: the user is banned from the room.
+	ErrBanned = errors.New("homeserver: user is banned from the room")
 	// ErrNotBanned: an unban of a user who is not banned.
 	ErrNotBanned = errors.New("homeserver: user is not banned from the room")
+	// ErrNotInviter: only the user who sent an invite, or someone allowed
+	// to kick, may revoke it.
+	ErrNotInviter = errors.New("homeserver: only the inviter or a user with kick power may revoke an invite")
+	// ErrNotJoined: the local user is not joined to the room.
+	ErrNotJoined = errors.New("homeserver: user is not joined to the room")
+	// ErrUnsupportedRoomType is returned when the host asks for a federated
+	// room this library does not support: encrypted, read-only or broadcast.
+	ErrUnsupportedRoomType = errors.New("homeserver: encrypted, read-only and broadcast rooms cannot be federated")
+)
+
+// Sentinels of the packages below the root, re-exported.
+var (
+	// ErrUnknownRoom: this server is not in the room.
+	ErrUnknownRoom = rooms.ErrUnknownRoom
+	// ErrUnknownEvent: the event is not one this server holds in that room.
+	ErrUnknownEvent = rooms.ErrUnknownEvent
+	// ErrForbidden: the Matrix auth rules do not allow the action. A role
+	// change the sender's power does not allow matches it too (and
+	// ErrRoleNotAllowed).
+	ErrForbidden = rooms.ErrNotAllowed
+	// ErrRoleNotAllowed: the sender's power level does not allow a role
+	// or power-level change (SetRole). Such an error matches ErrForbidden
+	// as well.
+	ErrRoleNotAllowed = powerlevels.ErrNotAllowed
+	// ErrUnsupportedRoomVersion: the room's version is not 10, 11 or 12.
+	ErrUnsupportedRoomVersion = rooms.ErrUnsupportedRoomVersion
 	// ErrUnreachable: another server could not be reached.
 	ErrUnreachable = federation.ErrUnreachable
 	// ErrNotACommand: the text is not a /federation command at all.

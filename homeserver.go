@@ -151,6 +151,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.keyring = federation.NewKeyRing(id, s.store, s.client)
 	s.sender = federation.NewSender(s.store, s.client, s.log)
 	s.hooks = newDispatcher(s.log)
+	// The ephemeral state comes before the rooms engine: the engine's
+	// OnAccepted handlers use it (a leave clears the user's typing).
+	s.eph = s.newEphemeral()
 	s.rooms = rooms.New(rooms.Config{
 		Signer:     rooms.Signer{ServerName: id.ServerName, KeyID: id.KeyID, PrivateKey: id.PrivateKey},
 		Store:      s.store,
@@ -160,7 +163,6 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		OnQueued:   func(d []string) { s.sender.Wake(d...) },
 		Remote:     s.client,
 	})
-	s.startEphemeral()
 	s.fed = federation.NewServer(federation.ServerConfig{
 		Identity: id, KeyRing: s.keyring, Rooms: s.rooms, Store: s.store, Logger: s.log,
 		MaxBodyBytes: cfg.MaxBodyBytes, WellKnownServer: cfg.WellKnownServer,

@@ -5,40 +5,32 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"slices"
+	"time"
 
+	"github.com/embedmatrix/homeserver/content"
+	"github.com/embedmatrix/homeserver/ids"
 	"github.com/embedmatrix/homeserver/invites"
 	"github.com/embedmatrix/homeserver/rooms"
 	"github.com/embedmatrix/homeserver/storage"
-	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
-	"github.com/tidwall/gjson"
-)
-
-// Errors of the invite lifecycle a host can match with errors.Is.
-var (
-	// ErrBanned: the user is banned from the room.
-	ErrBanned = errors.New("homeserver: user is banned from the room")
-	// ErrNotInviter: only the user who sent an invite, or someone allowed
-	// to kick, may revoke it.
-	ErrNotInviter = errors.New("homeserver: only the inviter or a user with kick power may revoke an invite")
 )
 
 // Invite invites a user, local or on another server, into a room. For a
 // remote user the invitee's server co-signs the invite first (v2 invite),
 // then it is stored, sent to the room's servers, and tracked as pending.
 // Inviting a banned user fails with ErrBanned and sends nothing.
+// https://spec.matrix.org/v1.16/server-server-api/#inviting-to-a-room
 func (s *Server) Invite(ctx context.Context, roomID, inviter, invitee string) error {
 	from, err := s.UserID(inviter)
 	if err != nil {
 		return err
 	}
-	id, err := invites.ParseHistoricalUserID(invitee)
+	id, err := ids.ParseHistoricalUserID(invitee)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalidUserID, err)
 	}
-	return s.invite(ctx, roomID, from, id.String(), s.isDirect(ctx, roomID))
+	return s.invite(ctx, roomID, from, id.String(), s.kindOf(ctx, roomID).direct())
 }
 
 // membershipOf returns a user's current membership of a room ("" if none).
@@ -50,7 +42,7 @@ func (s *Server) membershipOf(ctx context.Context, roomID, userID string) (strin
 	if err != nil {
 		return "", err
 	}
-	return gjson.GetBytes(ev.JSON, "content.membership").Str, nil
+	return content.MemberOf(ev.JSON).Membership, nil
 }
 
 func (s *Server) invite(ctx context.Context, roomID, from, invitee string, direct bool) error {
@@ -114,12 +106,6 @@ func (s *Server) invite(ctx context.Context, roomID, from, invitee string, direc
 	return s.rooms.PersistLocal(ctx, signed)
 }
 
-// isDirect reports whether a room is a DM or group DM.
-func (s *Server) isDirect(ctx context.Context, roomID string) bool {
-	k := s.kindOf(ctx, roomID)
-	return k == KindDM || k == KindGroup
-}
-
 // Invites returns the invites a local user received, newest first, in
 // every state.
 func (s *Server) Invites(ctx context.Context, user string) ([]Invite, error) {
@@ -168,7 +154,7 @@ func (s *Server) pendingInbound(ctx context.Context, roomID, user string) (strin
 	if err != nil {
 		return "", storage.Invite{}, "", err
 	}
-	via, err := rooms.ServerOf(inv.Inviter)
+	via, err := ids.ServerOf(inv.Inviter)
 	return uid, inv, via, err
 }
 
@@ -176,6 +162,7 @@ func (s *Server) pendingInbound(ctx context.Context, roomID, user string) (strin
 // make_join and v2 send_join through the inviting server. The room's
 // recent history (what was said while the invite was pending) is then
 // fetched and reported through Hooks.OnMessage, marked Backfilled.
+// https://spec.matrix.org/v1.16/server-server-api/#joining-rooms
 func (s *Server) AcceptInvite(ctx context.Context, roomID, user string) error {
 	uid, inv, via, err := s.pendingInbound(ctx, roomID, user)
 	if err != nil {
@@ -201,6 +188,9 @@ func (s *Server) AcceptInvite(ctx context.Context, roomID, user string) error {
 }
 
 // catchUp fetches the history of a room just joined and tells the host.
+// What the resident server hands out is bounded by the room's history
+// visibility ("invited" and "shared" let an invitee read the pending time).
+// https://spec.matrix.org/v1.16/client-server-api/#room-history-visibility
 func (s *Server) catchUp(ctx context.Context, roomID string, via spec.ServerName) {
 	evs, err := s.rooms.FetchHistory(ctx, via, roomID, 100)
 	if err != nil {
@@ -226,6 +216,7 @@ func (s *Server) catchUp(ctx context.Context, roomID string, via spec.ServerName
 // inviting server so the room learns of it. When that server cannot be
 // reached the invite is still marked rejected here, so the host is never
 // stuck with it.
+// https://spec.matrix.org/v1.16/server-server-api/#leaving-rooms-rejecting-invites
 func (s *Server) RejectInvite(ctx context.Context, roomID, user string) error {
 	uid, inv, via, err := s.pendingInbound(ctx, roomID, user)
 	if err != nil {
@@ -244,31 +235,17 @@ func (s *Server) RejectInvite(ctx context.Context, roomID, user string) error {
 
 // leaveVia sends a leave for uid through another server (make_leave,
 // send_leave), for a room this server is not in.
+// https://spec.matrix.org/v1.16/server-server-api/#leaving-rooms-rejecting-invites
 func (s *Server) leaveVia(ctx context.Context, roomID, uid string, via spec.ServerName) error {
-	var ml struct {
-		Event       gomatrixserverlib.ProtoEvent `json:"event"`
-		RoomVersion string                       `json:"room_version"`
-	}
-	path := "/_matrix/federation/v1/make_leave/" + url.PathEscape(roomID) + "/" + url.PathEscape(uid)
-	if err := s.client.Do(ctx, "GET", via, path, nil, &ml); err != nil {
+	ml, err := s.client.MakeLeave(ctx, via, roomID, uid)
+	if err != nil {
 		return fmt.Errorf("make_leave via %s: %w", via, err)
 	}
-	v, err := rooms.Version(ml.RoomVersion)
+	ev, err := s.rooms.SignTemplate(string(ml.RoomVersion), ml.LeaveEvent, roomID, uid, spec.Leave)
 	if err != nil {
-		return err
+		return fmt.Errorf("make_leave via %s: %w", via, err)
 	}
-	proto := ml.Event
-	if proto.Type != spec.MRoomMember || proto.StateKey == nil || *proto.StateKey != uid || proto.SenderID != uid || proto.RoomID != roomID {
-		return fmt.Errorf("make_leave via %s returned a template for someone else", via)
-	}
-	proto.Content = spec.RawJSON(`{"membership":"leave"}`)
-	id := s.identity
-	ev, err := v.NewEventBuilderFromProtoEvent(&proto).Build(now(), id.ServerName, id.KeyID, id.PrivateKey)
-	if err != nil {
-		return err
-	}
-	path = "/_matrix/federation/v2/send_leave/" + url.PathEscape(roomID) + "/" + url.PathEscape(ev.EventID())
-	return s.client.Do(ctx, "PUT", via, path, json.RawMessage(ev.JSON()), nil)
+	return s.client.SendLeave(ctx, via, ev)
 }
 
 // RevokeInvite withdraws a pending invite: the revoker kicks the invitee.
@@ -334,6 +311,40 @@ func (s *Server) setInviteState(ctx context.Context, inv storage.Invite, state s
 	return nil
 }
 
+// onMemberAccepted follows an accepted m.room.member event: it moves the
+// target's invite along its lifecycle, clears their typing when they are
+// no longer joined, and (for remote events) tells the host.
+func (s *Server) onMemberAccepted(a rooms.Accepted) {
+	ev := a.Event
+	if ev.StateKey() == nil {
+		return
+	}
+	membership, err := ev.Membership()
+	if err != nil {
+		return
+	}
+	prev, replaced := "", ""
+	if a.Replaced != nil {
+		prev, _ = a.Replaced.Membership()
+		replaced = a.Replaced.EventID()
+	}
+	roomID, sender, target := ev.RoomID().String(), string(ev.SenderID()), *ev.StateKey()
+	change := invites.Classify(prev, membership, sender, target)
+	m := Membership{RoomID: roomID, EventID: ev.EventID(), UserID: target, Sender: sender,
+		Membership: membership, Change: string(change), Reason: memberContent(ev.Content()).Reason}
+	local, hook := a.Local, s.cfg.Hooks.OnMembership
+	s.hooks.push(func(ctx context.Context) {
+		s.onMembershipForInvites(ctx, roomID, target, replaced, change)
+		if membership != spec.Join {
+			// Someone who left or was removed is no longer typing.
+			s.eph.remote.Set(roomID, target, false)
+		}
+		if !local && hook != nil && change != invites.ChangeProfileUpdate {
+			hook(ctx, m)
+		}
+	})
+}
+
 // onMembershipForInvites moves the invite of a membership change's target
 // along its lifecycle (accepted, rejected, revoked). Only a change that
 // acts on that very invite moves it (replaced names the membership event
@@ -355,12 +366,13 @@ func (s *Server) onMembershipForInvites(ctx context.Context, roomID, userID, rep
 // onOutOfRoomPDU handles a PDU for a room this server is not in: the only
 // one that matters is a revoke (kick) of a pending invite of one of our
 // users, sent by the inviting side. It is verified and clears the invite.
+// https://spec.matrix.org/v1.16/server-server-api/#inviting-to-a-room
 func (s *Server) onOutOfRoomPDU(ctx context.Context, origin spec.ServerName, raw json.RawMessage) {
-	roomID := gjson.GetBytes(raw, "room_id").Str
-	target := gjson.GetBytes(raw, "state_key").Str
-	if gjson.GetBytes(raw, "type").Str != spec.MRoomMember || roomID == "" || target == "" {
+	env, err := content.ParseEvent(raw)
+	if err != nil || env.Type != spec.MRoomMember || env.RoomID == "" || env.StateKey == nil || *env.StateKey == "" {
 		return
 	}
+	roomID, target := env.RoomID, *env.StateKey
 	inv, err := s.store.Invite(ctx, roomID, target)
 	if err != nil || inv.Direction != storage.InviteInbound || inv.State != storage.InvitePending {
 		return
@@ -369,14 +381,15 @@ func (s *Server) onOutOfRoomPDU(ctx context.Context, origin spec.ServerName, raw
 	if err != nil || ev.RoomID().String() != roomID {
 		return
 	}
-	m, _ := ev.Membership()
+	mc, _ := content.ParseMember(ev.Content())
+	m := mc.Membership
 	if m != spec.Leave && m != spec.Ban {
 		return
 	}
 	// The kick must come from the inviting side: signed by a user of the
 	// inviter's server, sent by that server.
-	inviterServer, _ := rooms.ServerOf(inv.Inviter)
-	senderServer, err := rooms.ServerOf(string(ev.SenderID()))
+	inviterServer, _ := ids.ServerOf(inv.Inviter)
+	senderServer, err := ids.ServerOf(string(ev.SenderID()))
 	if err != nil || senderServer != inviterServer || origin != inviterServer {
 		return
 	}
@@ -392,7 +405,37 @@ func (s *Server) onOutOfRoomPDU(ctx context.Context, origin spec.ServerName, raw
 	s.onMembershipForInvites(ctx, roomID, target, inv.EventID, change)
 	if h := s.cfg.Hooks.OnMembership; h != nil {
 		mm := Membership{RoomID: roomID, EventID: ev.EventID(), UserID: target, Sender: string(ev.SenderID()),
-			Membership: m, Change: string(change), Reason: gjson.GetBytes(ev.Content(), "reason").Str}
+			Membership: m, Change: string(change), Reason: mc.Reason}
 		s.hooks.push(func(ctx context.Context) { h(ctx, mm) })
 	}
+}
+
+// onInvite tells the host about an invite the federation layer stored.
+func (s *Server) onInvite(inv storage.Invite) {
+	if s.cfg.Hooks.OnInvite == nil {
+		return
+	}
+	i := inviteOf(inv)
+	s.hooks.push(func(ctx context.Context) { s.cfg.Hooks.OnInvite(ctx, i) })
+}
+
+func inviteOf(inv storage.Invite) Invite {
+	out := Invite{
+		RoomID: inv.RoomID, EventID: inv.EventID, Inviter: inv.Inviter, Invitee: inv.UserID,
+		RoomVersion: inv.RoomVersion, State: inv.State,
+		Created: time.UnixMilli(inv.CreatedTS), Updated: time.UnixMilli(inv.UpdatedTS),
+	}
+	stripped, _ := content.ParseStrippedState(inv.RoomState)
+	for _, st := range stripped {
+		switch st.Type {
+		case spec.MRoomName:
+			n, _ := content.ParseName(st.Content)
+			out.RoomName = n.Name
+		case spec.MRoomTopic:
+			t, _ := content.ParseTopic(st.Content)
+			out.RoomTopic = t.Topic
+		}
+	}
+	out.IsDirect = content.MemberOf(inv.EventJSON).IsDirect
+	return out
 }

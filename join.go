@@ -7,34 +7,23 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/embedmatrix/homeserver/rooms"
+	"github.com/embedmatrix/homeserver/content"
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/fclient"
 	"github.com/matrix-org/gomatrixserverlib/spec"
-	"github.com/tidwall/gjson"
 )
 
 // joinVia joins uid to a remote room through one server: make_join, sign,
 // send_join, then store the room from the answer.
+// https://spec.matrix.org/v1.16/server-server-api/#joining-rooms
 func (s *Server) joinVia(ctx context.Context, roomID, uid string, via spec.ServerName) error {
 	mj, err := s.makeJoin(ctx, roomID, uid, via)
 	if err != nil {
 		return err
 	}
-	v, err := rooms.Version(string(mj.RoomVersion))
+	join, err := s.rooms.SignTemplate(string(mj.RoomVersion), mj.JoinEvent, roomID, uid, spec.Join)
 	if err != nil {
-		return err
-	}
-	proto := mj.JoinEvent
-	if proto.Type != spec.MRoomMember || proto.StateKey == nil || *proto.StateKey != uid || proto.SenderID != uid || proto.RoomID != roomID {
-		return fmt.Errorf("homeserver: make_join via %s returned a template for someone else", via)
-	}
-	content, _ := json.Marshal(map[string]string{"membership": spec.Join})
-	proto.Content = content
-	id := s.identity
-	join, err := v.NewEventBuilderFromProtoEvent(&proto).Build(time.Now(), id.ServerName, id.KeyID, id.PrivateKey)
-	if err != nil {
-		return fmt.Errorf("homeserver: build join: %w", err)
+		return fmt.Errorf("homeserver: make_join via %s: %w", via, err)
 	}
 	sj, err := s.client.SendJoin(ctx, via, join)
 	if err != nil {
@@ -89,7 +78,7 @@ func (s *Server) citesOurOldJoin(ctx context.Context, roomID, uid string, authEv
 		id, _ := raw.(string)
 		ev, err := s.store.Event(ctx, id)
 		if err == nil && ev.Type == spec.MRoomMember && ev.StateKey != nil && *ev.StateKey == uid &&
-			gjson.GetBytes(ev.JSON, "content.membership").Str == spec.Join {
+			content.MemberOf(ev.JSON).Membership == spec.Join {
 			return true
 		}
 	}

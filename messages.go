@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/embedmatrix/homeserver/content"
+	"github.com/embedmatrix/homeserver/rooms"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 )
 
@@ -40,7 +42,7 @@ func (s *Server) Messages(ctx context.Context, roomID string, after int64, limit
 			if ev.Type != "m.room.message" {
 				continue
 			}
-			if m, ok := messageOf(ev.RoomID, ev.EventID, ev.Sender, ev.OriginServerTS, ev.StreamPos, contentOf(ev.JSON)); ok {
+			if m, ok := messageOf(ev.RoomID, ev.EventID, ev.Sender, ev.OriginServerTS, ev.StreamPos, content.Of(ev.JSON)); ok {
 				out = append(out, m)
 			}
 			if len(out) == limit {
@@ -54,6 +56,7 @@ func (s *Server) Messages(ctx context.Context, roomID string, after int64, limit
 // Backfill fetches up to limit messages older than what this server holds
 // of a room from the other servers in it, checks them, stores them, and
 // returns them oldest first. Hooks are not called for history.
+// https://spec.matrix.org/v1.16/server-server-api/#backfilling-and-retrieving-missing-events
 func (s *Server) Backfill(ctx context.Context, roomID string, limit int) ([]Message, error) {
 	servers, err := s.rooms.JoinedServers(ctx, roomID)
 	if err != nil {
@@ -84,4 +87,14 @@ func (s *Server) Backfill(ctx context.Context, roomID string, limit int) ([]Mess
 		return nil, nil
 	}
 	return nil, fmt.Errorf("homeserver: backfill %s: %w", roomID, errors.Join(errs...))
+}
+
+// onMessageAccepted tells the host of a remote m.room.message.
+func (s *Server) onMessageAccepted(a rooms.Accepted) {
+	ev := a.Event
+	h := s.cfg.Hooks.OnMessage
+	m, ok := messageOf(ev.RoomID().String(), ev.EventID(), string(ev.SenderID()), int64(ev.OriginServerTS()), a.StreamPos, ev.Content())
+	if ok && h != nil {
+		s.hooks.push(func(ctx context.Context) { h(ctx, m) })
+	}
 }

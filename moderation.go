@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/embedmatrix/homeserver/content"
+	"github.com/embedmatrix/homeserver/ids"
 	"github.com/embedmatrix/homeserver/powerlevels"
+	"github.com/embedmatrix/homeserver/rooms"
 	"github.com/embedmatrix/homeserver/storage"
 	"github.com/matrix-org/gomatrixserverlib/spec"
-	"github.com/tidwall/gjson"
 )
 
 // BannedUser is a user banned from a room, with the ban's reason.
@@ -50,10 +52,9 @@ func (s *Server) setMembership(ctx context.Context, roomID, sender, target, memb
 	if err != nil {
 		return err
 	}
-	if _, err := ParseUserID(target); err != nil {
-		if _, herr := spec.NewUserID(target, true); herr != nil {
-			return err
-		}
+	// The target may be a remote user with a historical ID.
+	if _, err := ids.ParseHistoricalUserID(target); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidUserID, err)
 	}
 	content := map[string]any{"membership": membership}
 	if reason != "" {
@@ -75,9 +76,8 @@ func (s *Server) Banned(ctx context.Context, roomID string) ([]BannedUser, error
 		if ev.Type != spec.MRoomMember || ev.StateKey == nil {
 			continue
 		}
-		c := gjson.GetBytes(ev.JSON, "content")
-		if c.Get("membership").Str == spec.Ban {
-			out = append(out, BannedUser{UserID: *ev.StateKey, Reason: c.Get("reason").Str, By: ev.Sender})
+		if c := content.MemberOf(ev.JSON); c.Membership == spec.Ban {
+			out = append(out, BannedUser{UserID: *ev.StateKey, Reason: c.Reason, By: ev.Sender})
 		}
 	}
 	return out, nil
@@ -94,17 +94,15 @@ func (s *Server) plRoom(ctx context.Context, roomID string) (powerlevels.Room, [
 	if err != nil {
 		return r, nil, fmt.Errorf("homeserver: room %s has no create event: %w", roomID, err)
 	}
-	r.Creators = append(r.Creators, create.Sender)
-	for _, c := range gjson.GetBytes(create.JSON, "content.additional_creators").Array() {
-		r.Creators = append(r.Creators, c.Str)
-	}
-	var content []byte
+	cc, _ := content.ParseCreate(content.Of(create.JSON))
+	r.Creators = append([]string{create.Sender}, cc.AdditionalCreators...)
+	var levels []byte
 	if pl, err := s.store.StateEvent(ctx, roomID, spec.MRoomPowerLevels, ""); err == nil {
-		content = []byte(gjson.GetBytes(pl.JSON, "content").Raw)
+		levels = content.Of(pl.JSON)
 	} else if !errors.Is(err, storage.ErrNotFound) {
 		return r, nil, err
 	}
-	return r, content, nil
+	return r, levels, nil
 }
 
 // Role returns a user's host role in a room, read from its power levels by
@@ -123,7 +121,7 @@ func (s *Server) Role(ctx context.Context, roomID, userID string) (string, error
 
 // SetRole gives a user a host role in a room by changing its power levels.
 // A change the sender's power does not allow is refused before anything is
-// sent (the error matches ErrForbidden and powerlevels.ErrNotAllowed).
+// sent (the error matches ErrForbidden and ErrRoleNotAllowed).
 func (s *Server) SetRole(ctx context.Context, roomID, sender, target, role string) error {
 	from, err := s.UserID(sender)
 	if err != nil {
@@ -159,4 +157,48 @@ func (s *Server) canKick(ctx context.Context, roomID, userID string) (bool, erro
 		return false, err
 	}
 	return levels.UserLevel(userID) >= levels.Content.Kick, nil
+}
+
+// onPowerLevelsAccepted tells the host, through OnRoleChange, which users
+// a remote power-levels change moved to another role.
+func (s *Server) onPowerLevelsAccepted(a rooms.Accepted) {
+	ev := a.Event
+	if s.cfg.Hooks.OnRoleChange == nil || !ev.StateKeyEquals("") {
+		return
+	}
+	var old []byte
+	if a.Replaced != nil {
+		old = a.Replaced.Content()
+	}
+	roomID, eventID, sender, next := ev.RoomID().String(), ev.EventID(), string(ev.SenderID()), ev.Content()
+	s.hooks.push(func(ctx context.Context) { s.announceRoleChanges(ctx, roomID, eventID, sender, old, next) })
+}
+
+// announceRoleChanges tells the host which users a power-levels change
+// moved to another role (by threshold), including users dropped from
+// "users" and a changed users_default.
+func (s *Server) announceRoleChanges(ctx context.Context, roomID, eventID, sender string, old, next []byte) {
+	r, _, err := s.plRoom(ctx, roomID)
+	if err != nil {
+		return
+	}
+	var members []string
+	if state, err := s.store.CurrentState(ctx, roomID); err == nil {
+		for _, e := range state {
+			if e.Type == spec.MRoomMember && e.StateKey != nil {
+				if m := content.MemberOf(e.JSON).Membership; m == spec.Join || m == spec.Invite {
+					members = append(members, *e.StateKey)
+				}
+			}
+		}
+	}
+	changes, err := s.roles.Diff(r, old, next, members)
+	if err != nil {
+		s.log.Info("could not read a power-levels change", "room_id", roomID, "err", err)
+		return
+	}
+	for _, c := range changes {
+		s.cfg.Hooks.OnRoleChange(ctx, RoleChange{RoomID: roomID, EventID: eventID, Sender: sender, UserID: c.UserID,
+			OldRole: string(c.OldRole), NewRole: string(c.NewRole), OldLevel: c.OldLevel, NewLevel: c.NewLevel})
+	}
 }

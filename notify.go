@@ -1,140 +1,47 @@
 package homeserver
 
 import (
-	"context"
 	"encoding/json"
 	"time"
 
-	"github.com/embedmatrix/homeserver/invites"
+	"github.com/embedmatrix/homeserver/content"
 	"github.com/embedmatrix/homeserver/rooms"
-	"github.com/embedmatrix/homeserver/storage"
 	"github.com/matrix-org/gomatrixserverlib/spec"
-	"github.com/tidwall/gjson"
 )
 
-// onAccepted turns accepted events into host hooks. It runs inside the
-// rooms engine, so it only queues work. Invite lifecycles follow every
-// membership change, local ones included; hooks report remote events only.
+// acceptedRoute is how one event type's accepted events reach the host.
+type acceptedRoute struct {
+	// handle queues the work for one accepted event. It runs inside the
+	// rooms engine, so it must not block: it pushes onto s.hooks.
+	handle func(s *Server, a rooms.Accepted)
+	// local is true when events this server made go to handle too (the
+	// invite lifecycle follows local membership changes); hooks report
+	// remote events only.
+	local bool
+}
+
+// acceptedRoutes maps an event type to its handler; each handler lives in
+// its feature's file. A new event type is one line here.
+var acceptedRoutes = map[string]acceptedRoute{
+	spec.MRoomMember:      {handle: (*Server).onMemberAccepted, local: true}, // invite_api.go
+	"m.room.message":      {handle: (*Server).onMessageAccepted},             // messages.go
+	spec.MRoomName:        {handle: (*Server).onNameAccepted},                // summary.go
+	spec.MRoomTopic:       {handle: (*Server).onTopicAccepted},               // summary.go
+	spec.MRoomPowerLevels: {handle: (*Server).onPowerLevelsAccepted},         // moderation.go
+}
+
+// onAccepted turns accepted events into host hooks (rooms.Config's
+// OnAccepted). Events re-accepted from history are not reported; event
+// types without a route are ignored.
 func (s *Server) onAccepted(a rooms.Accepted) {
 	if a.Historical {
 		return
 	}
-	ev := a.Event
-	h := s.cfg.Hooks
-	roomID := ev.RoomID().String()
-	sender := string(ev.SenderID())
-	if ev.Type() == spec.MRoomMember && ev.StateKey() != nil {
-		membership, err := ev.Membership()
-		if err != nil {
-			return
-		}
-		prev, replaced := "", ""
-		if a.Replaced != nil {
-			prev, _ = a.Replaced.Membership()
-			replaced = a.Replaced.EventID()
-		}
-		target := *ev.StateKey()
-		change := invites.Classify(prev, membership, sender, target)
-		m := Membership{RoomID: roomID, EventID: ev.EventID(), UserID: target, Sender: sender,
-			Membership: membership, Change: string(change), Reason: gjson.GetBytes(ev.Content(), "reason").Str}
-		local := a.Local
-		s.hooks.push(func(ctx context.Context) {
-			s.onMembershipForInvites(ctx, roomID, target, replaced, change)
-			if membership != spec.Join && s.eph != nil && s.eph.remote != nil {
-				// Someone who left or was removed is no longer typing.
-				s.eph.remote.Set(roomID, target, false)
-			}
-			if !local && h.OnMembership != nil && change != invites.ChangeProfileUpdate {
-				h.OnMembership(ctx, m)
-			}
-		})
+	route, ok := acceptedRoutes[a.Event.Type()]
+	if !ok || a.Local && !route.local {
 		return
 	}
-	if a.Local {
-		return
-	}
-	switch ev.Type() {
-	case "m.room.message":
-		m, ok := messageOf(roomID, ev.EventID(), sender, int64(ev.OriginServerTS()), a.StreamPos, ev.Content())
-		if ok && h.OnMessage != nil {
-			s.hooks.push(func(ctx context.Context) { h.OnMessage(ctx, m) })
-		}
-	case spec.MRoomName, spec.MRoomTopic:
-		field, hook := "name", h.OnRoomName
-		if ev.Type() == spec.MRoomTopic {
-			field, hook = "topic", h.OnRoomTopic
-		}
-		if hook != nil {
-			c := RoomChange{RoomID: roomID, EventID: ev.EventID(), Sender: sender, Value: gjson.GetBytes(ev.Content(), field).Str}
-			s.hooks.push(func(ctx context.Context) { hook(ctx, c) })
-		}
-	case spec.MRoomPowerLevels:
-		if h.OnRoleChange == nil || !ev.StateKeyEquals("") {
-			return
-		}
-		var old []byte
-		if a.Replaced != nil {
-			old = a.Replaced.Content()
-		}
-		newContent := ev.Content()
-		s.hooks.push(func(ctx context.Context) { s.announceRoleChanges(ctx, roomID, ev.EventID(), sender, old, newContent) })
-	}
-}
-
-// announceRoleChanges tells the host which users a power-levels change
-// moved to another role (by threshold), including users dropped from
-// "users" and a changed users_default.
-func (s *Server) announceRoleChanges(ctx context.Context, roomID, eventID, sender string, old, next []byte) {
-	r, _, err := s.plRoom(ctx, roomID)
-	if err != nil {
-		return
-	}
-	var members []string
-	if state, err := s.store.CurrentState(ctx, roomID); err == nil {
-		for _, e := range state {
-			if e.Type == spec.MRoomMember && e.StateKey != nil {
-				if m := gjson.GetBytes(e.JSON, "content.membership").Str; m == spec.Join || m == spec.Invite {
-					members = append(members, *e.StateKey)
-				}
-			}
-		}
-	}
-	changes, err := s.roles.Diff(r, old, next, members)
-	if err != nil {
-		s.log.Info("could not read a power-levels change", "room_id", roomID, "err", err)
-		return
-	}
-	for _, c := range changes {
-		s.cfg.Hooks.OnRoleChange(ctx, RoleChange{RoomID: roomID, EventID: eventID, Sender: sender, UserID: c.UserID,
-			OldRole: string(c.OldRole), NewRole: string(c.NewRole), OldLevel: c.OldLevel, NewLevel: c.NewLevel})
-	}
-}
-
-// onInvite tells the host about an invite the federation layer stored.
-func (s *Server) onInvite(inv storage.Invite) {
-	if s.cfg.Hooks.OnInvite == nil {
-		return
-	}
-	i := inviteOf(inv)
-	s.hooks.push(func(ctx context.Context) { s.cfg.Hooks.OnInvite(ctx, i) })
-}
-
-func inviteOf(inv storage.Invite) Invite {
-	out := Invite{
-		RoomID: inv.RoomID, EventID: inv.EventID, Inviter: inv.Inviter, Invitee: inv.UserID,
-		RoomVersion: inv.RoomVersion, State: inv.State,
-		Created: time.UnixMilli(inv.CreatedTS), Updated: time.UnixMilli(inv.UpdatedTS),
-	}
-	for _, st := range gjson.ParseBytes(inv.RoomState).Array() {
-		switch st.Get("type").Str {
-		case spec.MRoomName:
-			out.RoomName = st.Get("content.name").Str
-		case spec.MRoomTopic:
-			out.RoomTopic = st.Get("content.topic").Str
-		}
-	}
-	out.IsDirect = gjson.GetBytes(inv.EventJSON, "content.is_direct").Bool()
-	return out
+	route.handle(s, a)
 }
 
 func messageOf(roomID, eventID, sender string, ts, pos int64, content []byte) (Message, bool) {
@@ -149,6 +56,9 @@ func messageOf(roomID, eventID, sender string, ts, pos int64, content []byte) (M
 		Timestamp: time.UnixMilli(ts), StreamPos: pos}, true
 }
 
-func contentOf(eventJSON []byte) []byte {
-	return []byte(gjson.GetBytes(eventJSON, "content").Raw)
+// memberContent parses an m.room.member content; a malformed one reads as
+// the zero Member.
+func memberContent(raw []byte) content.Member {
+	m, _ := content.ParseMember(raw)
+	return m
 }

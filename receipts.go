@@ -9,10 +9,8 @@ import (
 	"time"
 
 	"github.com/embedmatrix/homeserver/receipts"
-	"github.com/embedmatrix/homeserver/rooms"
 	"github.com/embedmatrix/homeserver/storage"
 	"github.com/matrix-org/gomatrixserverlib/spec"
-	"github.com/tidwall/gjson"
 )
 
 // Switch turns an optional feature on or off in Config. The zero value
@@ -28,12 +26,6 @@ const (
 	// SwitchOff turns the feature off.
 	SwitchOff
 )
-
-// ErrUnknownEvent: the event is not one this server holds in that room.
-var ErrUnknownEvent = rooms.ErrUnknownEvent
-
-// ErrNotJoined: the local user is not joined to the room.
-var ErrNotJoined = errors.New("homeserver: user is not joined to the room")
 
 // Receipt says that a user has read a room up to an event.
 type Receipt struct {
@@ -66,8 +58,9 @@ type ephemeral struct {
 // ephemeralTimeout bounds the store work of one timer-driven send.
 const ephemeralTimeout = 10 * time.Second
 
-// startEphemeral sets up receipts and typing from the Config.
-func (s *Server) startEphemeral() {
+// newEphemeral sets up receipts and typing from the Config. Its timers
+// call back into s (hooks, sender), so those exist first.
+func (s *Server) newEphemeral() *ephemeral {
 	timeout := s.cfg.TypingTimeout
 	if timeout <= 0 {
 		timeout = receipts.DefaultTypingTimeout
@@ -89,15 +82,12 @@ func (s *Server) startEphemeral() {
 			}
 		},
 	})
-	s.eph = e
+	return e
 }
 
 // closeEphemeral queues the receipts still being coalesced and stops the
 // typing timers. It runs before the send queue and the store close.
 func (s *Server) closeEphemeral() {
-	if s.eph == nil {
-		return
-	}
 	s.eph.coalescer.Close()
 	s.eph.local.Close()
 	s.eph.remote.Close()
@@ -232,7 +222,7 @@ func (s *Server) mustBeJoined(ctx context.Context, roomID, userID string) error 
 	} else if err != nil {
 		return err
 	}
-	m, err := roomView{s}.Membership(ctx, roomID, userID)
+	m, err := s.membershipOf(ctx, roomID, userID)
 	if err != nil {
 		return err
 	}
@@ -318,6 +308,7 @@ func (s *Server) onEDUs(ctx context.Context, origin spec.ServerName, edus []json
 // receiveReceipts stores the receipts of an m.receipt EDU that pass the
 // checks, at most limit of them, and tells the host. It returns how many
 // it looked at.
+// https://spec.matrix.org/v1.16/server-server-api/#receipts
 func (s *Server) receiveReceipts(ctx context.Context, origin spec.ServerName, content []byte, limit int) int {
 	rs, skipped, err := receipts.DecodeReceipts(content)
 	if len(rs) > limit {
@@ -346,6 +337,7 @@ func (s *Server) receiveReceipts(ctx context.Context, origin spec.ServerName, co
 }
 
 // receiveTyping applies an m.typing EDU that passes the checks.
+// https://spec.matrix.org/v1.16/server-server-api/#typing-notifications
 func (s *Server) receiveTyping(ctx context.Context, origin spec.ServerName, content []byte) {
 	u, err := receipts.DecodeTyping(content)
 	if err != nil {
@@ -367,17 +359,11 @@ var _ receipts.RoomView = roomView{}
 
 // Membership returns the user's membership in the room's current state.
 func (v roomView) Membership(ctx context.Context, roomID, userID string) (string, error) {
-	ev, err := v.s.store.StateEvent(ctx, roomID, spec.MRoomMember, userID)
-	if errors.Is(err, storage.ErrNotFound) {
-		return "", nil
-	}
-	if err != nil {
-		return "", err
-	}
-	return gjson.GetBytes(ev.JSON, "content.membership").Str, nil
+	return v.s.membershipOf(ctx, roomID, userID)
 }
 
 // CheckServerACL applies the room's m.room.server_acl.
+// https://spec.matrix.org/v1.16/server-server-api/#server-access-control-lists-acls
 func (v roomView) CheckServerACL(ctx context.Context, roomID string, server spec.ServerName) error {
 	return v.s.rooms.CheckServerACL(ctx, roomID, server)
 }

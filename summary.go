@@ -4,11 +4,12 @@ import (
 	"context"
 	"sort"
 
+	"github.com/embedmatrix/homeserver/content"
+	"github.com/embedmatrix/homeserver/ids"
 	"github.com/embedmatrix/homeserver/powerlevels"
 	"github.com/embedmatrix/homeserver/rooms"
 	"github.com/embedmatrix/homeserver/storage"
 	"github.com/matrix-org/gomatrixserverlib/spec"
-	"github.com/tidwall/gjson"
 )
 
 // RoomSummary is what the host shows of a room.
@@ -55,18 +56,105 @@ func (s *Server) sendState(ctx context.Context, roomID, sender, typ string, cont
 	return err
 }
 
-// kindOf reads a room's kind from its create event (rooms made elsewhere
-// are channels unless our invite said is_direct).
-func (s *Server) kindOf(ctx context.Context, roomID string) RoomKind {
-	if create, err := s.store.StateEvent(ctx, roomID, spec.MRoomCreate, ""); err == nil {
-		switch k := RoomKind(gjson.GetBytes(create.JSON, "content."+gjsonEscape(kindKey)).Str); k {
-		case KindDM, KindGroup, KindChannel:
-			return k
+// onNameAccepted tells the host of a remote m.room.name change.
+func (s *Server) onNameAccepted(a rooms.Accepted) {
+	n, _ := content.ParseName(a.Event.Content())
+	s.reportRoomChange(a, s.cfg.Hooks.OnRoomName, n.Name)
+}
+
+// onTopicAccepted tells the host of a remote m.room.topic change.
+func (s *Server) onTopicAccepted(a rooms.Accepted) {
+	t, _ := content.ParseTopic(a.Event.Content())
+	s.reportRoomChange(a, s.cfg.Hooks.OnRoomTopic, t.Topic)
+}
+
+func (s *Server) reportRoomChange(a rooms.Accepted, hook func(context.Context, RoomChange), value string) {
+	if hook == nil {
+		return
+	}
+	ev := a.Event
+	c := RoomChange{RoomID: ev.RoomID().String(), EventID: ev.EventID(), Sender: string(ev.SenderID()), Value: value}
+	s.hooks.push(func(ctx context.Context) { hook(ctx, c) })
+}
+
+// roomFacts is what one pass over a room's current state tells the
+// summaries: the create event, name, topic and every member.
+type roomFacts struct {
+	hasCreate    bool
+	create       content.Create
+	createSender string
+	name, topic  string
+	members      []memberFact
+}
+
+// memberFact is one m.room.member state event.
+type memberFact struct {
+	userID, sender string
+	content.Member
+}
+
+// factsOf reads a room's current state once.
+func factsOf(state []storage.Event) roomFacts {
+	var f roomFacts
+	for _, ev := range state {
+		c := content.Of(ev.JSON)
+		switch {
+		case ev.Type == spec.MRoomCreate:
+			f.hasCreate, f.createSender = true, ev.Sender
+			f.create, _ = content.ParseCreate(c)
+		case ev.Type == spec.MRoomName:
+			n, _ := content.ParseName(c)
+			f.name = n.Name
+		case ev.Type == spec.MRoomTopic:
+			t, _ := content.ParseTopic(c)
+			f.topic = t.Topic
+		case ev.Type == spec.MRoomMember && ev.StateKey != nil:
+			f.members = append(f.members, memberFact{userID: *ev.StateKey, sender: ev.Sender, Member: memberContent(c)})
 		}
+	}
+	return f
+}
+
+// origin is the server of the room's creator, "" when unknown.
+func (f roomFacts) origin() string {
+	if !f.hasCreate {
+		return ""
+	}
+	if srv, err := ids.ServerOf(f.createSender); err == nil {
+		return string(srv)
+	}
+	return ""
+}
+
+// membership returns a user's membership in the state read.
+func (f roomFacts) membership(userID string) string {
+	for _, m := range f.members {
+		if m.userID == userID {
+			return m.Membership
+		}
+	}
+	return ""
+}
+
+// kindOf reads a room's kind from its create event.
+func (s *Server) kindOf(ctx context.Context, roomID string) RoomKind {
+	var c content.Create
+	if create, err := s.store.StateEvent(ctx, roomID, spec.MRoomCreate, ""); err == nil {
+		c, _ = content.ParseCreate(content.Of(create.JSON))
+	}
+	return s.kindFrom(ctx, roomID, c)
+}
+
+// kindFrom is a room's kind: the one its create content names, else (for
+// rooms made elsewhere) a channel unless our invite said is_direct.
+func (s *Server) kindFrom(ctx context.Context, roomID string, create content.Create) RoomKind {
+	switch k := RoomKind(create.Kind); k {
+	case KindDM, KindGroup, KindChannel:
+		return k
 	}
 	if invs, err := s.store.RoomInvites(ctx, roomID); err == nil {
 		for _, inv := range invs {
-			if gjson.GetBytes(inv.EventJSON, "content.is_direct").Bool() {
+			if content.MemberOf(inv.EventJSON).IsDirect {
 				return KindDM
 			}
 		}
@@ -84,11 +172,11 @@ func (s *Server) Room(ctx context.Context, roomID string) (RoomSummary, error) {
 	if err != nil {
 		return RoomSummary{}, err
 	}
-	r, content, err := s.plRoom(ctx, roomID)
+	r, levelsContent, err := s.plRoom(ctx, roomID)
 	if err != nil {
 		return RoomSummary{}, err
 	}
-	levels, err := powerlevels.Parse(r, content)
+	levels, err := powerlevels.Parse(r, levelsContent)
 	if err != nil {
 		return RoomSummary{}, err
 	}
@@ -100,27 +188,16 @@ func (s *Server) Room(ctx context.Context, roomID string) (RoomSummary, error) {
 			}
 		}
 	}
-	sum := RoomSummary{RoomID: roomID, Kind: s.kindOf(ctx, roomID), Version: version}
-	for _, ev := range state {
-		c := gjson.GetBytes(ev.JSON, "content")
-		switch {
-		case ev.Type == spec.MRoomCreate:
-			if srv, err := rooms.ServerOf(ev.Sender); err == nil {
-				sum.Origin = string(srv)
-			}
-		case ev.Type == spec.MRoomName:
-			sum.Name = c.Get("name").Str
-		case ev.Type == spec.MRoomTopic:
-			sum.Topic = c.Get("topic").Str
-		case ev.Type == spec.MRoomMember && ev.StateKey != nil:
-			uid := *ev.StateKey
-			level := levels.UserLevel(uid)
-			m := Member{UserID: uid, Membership: c.Get("membership").Str, InviteState: invites[uid],
-				Role: string(s.roles.RoleFor(level)), PowerLevel: level}
-			sum.Members = append(sum.Members, m)
-			if m.Membership == spec.Ban {
-				sum.Banned = append(sum.Banned, BannedUser{UserID: uid, Reason: c.Get("reason").Str, By: ev.Sender})
-			}
+	f := factsOf(state)
+	sum := RoomSummary{RoomID: roomID, Kind: s.kindFrom(ctx, roomID, f.create), Version: version,
+		Name: f.name, Topic: f.topic, Origin: f.origin()}
+	for _, mf := range f.members {
+		level := levels.UserLevel(mf.userID)
+		m := Member{UserID: mf.userID, Membership: mf.Membership, InviteState: invites[mf.userID],
+			Role: string(s.roles.RoleFor(level)), PowerLevel: level}
+		sum.Members = append(sum.Members, m)
+		if m.Membership == spec.Ban {
+			sum.Banned = append(sum.Banned, BannedUser{UserID: mf.userID, Reason: mf.Reason, By: mf.sender})
 		}
 	}
 	sort.Slice(sum.Members, func(i, j int) bool { return sum.Members[i].UserID < sum.Members[j].UserID })
@@ -153,15 +230,17 @@ func (s *Server) Rooms(ctx context.Context, user string) ([]RoomEntry, error) {
 	var out []RoomEntry
 	seen := map[string]bool{}
 	for _, room := range all {
-		m, err := s.membershipOf(ctx, room.RoomID, uid)
-		if err != nil || m != spec.Join && m != spec.Invite {
-			continue
-		}
-		sum, err := s.Room(ctx, room.RoomID)
+		state, err := s.store.CurrentState(ctx, room.RoomID)
 		if err != nil {
 			continue
 		}
-		e := RoomEntry{RoomID: room.RoomID, Kind: sum.Kind, Name: sum.Name, Topic: sum.Topic, Origin: sum.Origin, Membership: m}
+		f := factsOf(state)
+		m := f.membership(uid)
+		if m != spec.Join && m != spec.Invite || !f.hasCreate {
+			continue
+		}
+		e := RoomEntry{RoomID: room.RoomID, Kind: s.kindFrom(ctx, room.RoomID, f.create), Name: f.name, Topic: f.topic,
+			Origin: f.origin(), Membership: m}
 		if m == spec.Invite {
 			e.InviteState = storage.InvitePending
 		}
@@ -178,20 +257,21 @@ func (s *Server) Rooms(ctx context.Context, user string) ([]RoomEntry, error) {
 		}
 		i := inviteOf(inv)
 		origin := ""
-		if srv, err := rooms.ServerOf(i.Inviter); err == nil {
+		if srv, err := ids.ServerOf(i.Inviter); err == nil {
 			origin = string(srv)
 		}
 		kind := KindChannel
-		if gjson.GetBytes(inv.EventJSON, "content.is_direct").Bool() {
+		if i.IsDirect {
 			kind = KindDM
 		}
-		for _, st := range gjson.ParseBytes(inv.RoomState).Array() {
-			if st.Get("type").Str == spec.MRoomCreate {
-				if srv, err := rooms.ServerOf(st.Get("sender").Str); err == nil {
+		stripped, _ := content.ParseStrippedState(inv.RoomState)
+		for _, st := range stripped {
+			if st.Type == spec.MRoomCreate {
+				if srv, err := ids.ServerOf(st.Sender); err == nil {
 					origin = string(srv)
 				}
-				if k := RoomKind(st.Get("content." + gjsonEscape(kindKey)).Str); k != "" {
-					kind = k
+				if c, _ := content.ParseCreate(st.Content); c.Kind != "" {
+					kind = RoomKind(c.Kind)
 				}
 			}
 		}
@@ -199,16 +279,4 @@ func (s *Server) Rooms(ctx context.Context, user string) ([]RoomEntry, error) {
 			Membership: spec.Invite, InviteState: inv.State})
 	}
 	return out, nil
-}
-
-// gjsonEscape escapes the dots of a key for a gjson path.
-func gjsonEscape(key string) string {
-	out := make([]byte, 0, len(key)+4)
-	for i := 0; i < len(key); i++ {
-		if key[i] == '.' || key[i] == '*' || key[i] == '?' {
-			out = append(out, '\\')
-		}
-		out = append(out, key[i])
-	}
-	return string(out)
 }

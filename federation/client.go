@@ -85,6 +85,23 @@ func (c *Client) SendJoin(ctx context.Context, dest spec.ServerName, ev gomatrix
 	return res, remoteError(dest, err)
 }
 
+// MakeLeave asks dest for a leave template for userID, to reject an
+// invite into a room this server is not in.
+// https://spec.matrix.org/v1.16/server-server-api/#get_matrixfederationv1make_leaveroomiduserid
+func (c *Client) MakeLeave(ctx context.Context, dest spec.ServerName, roomID, userID string) (fclient.RespMakeLeave, error) {
+	path := "/_matrix/federation/v1/make_leave/" + url.PathEscape(roomID) + "/" + url.PathEscape(userID)
+	var res fclient.RespMakeLeave
+	err := c.Do(ctx, "GET", dest, path, nil, &res)
+	return res, err
+}
+
+// SendLeave sends our signed leave through dest (v2 send_leave).
+// https://spec.matrix.org/v1.16/server-server-api/#put_matrixfederationv2send_leaveroomideventid
+func (c *Client) SendLeave(ctx context.Context, dest spec.ServerName, ev gomatrixserverlib.PDU) error {
+	path := "/_matrix/federation/v2/send_leave/" + url.PathEscape(ev.RoomID().String()) + "/" + url.PathEscape(ev.EventID())
+	return c.Do(ctx, "PUT", dest, path, json.RawMessage(ev.JSON()), nil)
+}
+
 // SendInvite asks the invitee's server to co-sign an invite (v2). state is
 // the invite_room_state: stripped state events (and the full create event).
 // https://spec.matrix.org/v1.16/server-server-api/#put_matrixfederationv2inviteroomideventid

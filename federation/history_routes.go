@@ -90,10 +90,10 @@ func (s *Server) stateIDs(ctx context.Context, req *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"pdu_ids": ids(state), "auth_chain_ids": ids(chain)}, nil
+	return map[string]any{"pdu_ids": eventIDs(state), "auth_chain_ids": eventIDs(chain)}, nil
 }
 
-func ids(evs []gomatrixserverlib.PDU) []string {
+func eventIDs(evs []gomatrixserverlib.PDU) []string {
 	out := make([]string, len(evs))
 	for i, e := range evs {
 		out[i] = e.EventID()

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/embedmatrix/homeserver/ids"
 	"github.com/embedmatrix/homeserver/rooms"
 	"github.com/embedmatrix/homeserver/storage"
 	"github.com/matrix-org/gomatrixserverlib"
@@ -44,11 +45,11 @@ func (s *Server) invite(ctx context.Context, req *request) (any, error) {
 	if m, err := ev.Membership(); err != nil || m != spec.Invite {
 		return nil, errorf(http.StatusBadRequest, CodeBadJSON, "membership is not invite")
 	}
-	invitee, err := rooms.ServerOf(*ev.StateKey())
+	invitee, err := ids.ServerOf(*ev.StateKey())
 	if err != nil || invitee != s.cfg.Identity.ServerName {
 		return nil, errorf(http.StatusBadRequest, CodeBadJSON, "invitee is not a user of this server")
 	}
-	sender, err := rooms.ServerOf(string(ev.SenderID()))
+	sender, err := ids.ServerOf(string(ev.SenderID()))
 	if err != nil || sender != req.origin {
 		return nil, errorf(http.StatusForbidden, CodeForbidden, "the inviter is not on the requesting server")
 	}
@@ -88,7 +89,7 @@ func (s *Server) invite(ctx context.Context, req *request) (any, error) {
 // the requesting server.
 func userOfOrigin(req *request) (string, error) {
 	userID := req.vars["userID"]
-	server, err := rooms.ServerOf(userID)
+	server, err := ids.ServerOf(userID)
 	if err != nil {
 		return "", errorf(http.StatusBadRequest, CodeInvalidParam, "bad user ID")
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/embedmatrix/homeserver/ids"
 	"github.com/embedmatrix/homeserver/storage"
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
@@ -45,9 +46,9 @@ func (e *Engine) CreateRoom(ctx context.Context, req CreateRequest) (string, err
 	if err != nil {
 		return "", err
 	}
-	server, err := ServerOf(req.Creator)
+	server, err := ids.ServerOf(req.Creator)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("%w: %w", ErrBadEvent, err)
 	}
 	if server != e.cfg.Signer.ServerName {
 		return "", fmt.Errorf("%w: creator %s is not a local user", ErrBadEvent, req.Creator)
@@ -365,7 +366,7 @@ func (e *Engine) destinationsFor(ctx context.Context, v gomatrixserverlib.IRoomV
 		// makes Dendrite 0.15.2 treat the room as unknown and reject its
 		// later events (interop finding).
 		if m, _ := p.ev.Membership(); m != spec.Invite {
-			if s, err := ServerOf(*p.ev.StateKey()); err == nil {
+			if s, err := ids.ServerOf(*p.ev.StateKey()); err == nil {
 				set[string(s)] = true
 			}
 		}

@@ -167,13 +167,3 @@ func (e *Engine) RoomVersion(ctx context.Context, roomID string) (string, error)
 func UserIDForSender(_ spec.RoomID, senderID spec.SenderID) (*spec.UserID, error) {
 	return spec.NewUserID(string(senderID), true)
 }
-
-// ServerOf returns the server part of a user ID, which may carry a port or
-// be an IP literal. It never splits on the last ':' by hand.
-func ServerOf(userID string) (spec.ServerName, error) {
-	u, err := spec.NewUserID(userID, true)
-	if err != nil {
-		return "", fmt.Errorf("%w: bad user ID %q: %v", ErrBadEvent, userID, err)
-	}
-	return u.Domain(), nil
-}

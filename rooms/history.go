@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/embedmatrix/homeserver/ids"
 	"github.com/embedmatrix/homeserver/storage"
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
@@ -40,7 +41,7 @@ func (e *Engine) CheckServerInRoom(ctx context.Context, roomID string, server sp
 	}
 	for _, s := range state {
 		if s.Type == spec.MRoomMember && s.StateKey != nil {
-			if srv, err := ServerOf(*s.StateKey); err == nil && srv == server {
+			if srv, err := ids.ServerOf(*s.StateKey); err == nil && srv == server {
 				return nil
 			}
 		}
@@ -140,7 +141,7 @@ func (e *Engine) serverMaySee(ctx context.Context, v gomatrixserverlib.IRoomVers
 	var keys []skey
 	for k := range set {
 		if k.Type == spec.MRoomMember {
-			if s, err := ServerOf(k.StateKey); err == nil && s == server {
+			if s, err := ids.ServerOf(k.StateKey); err == nil && s == server {
 				keys = append(keys, k)
 			}
 		}

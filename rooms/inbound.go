@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/embedmatrix/homeserver/ids"
 	"github.com/embedmatrix/homeserver/storage"
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
@@ -54,9 +55,9 @@ func (e *Engine) VerifySignatures(ctx context.Context, ev gomatrixserverlib.PDU)
 // VerifySenderSignature checks only the sender's server signature: used
 // for an invite this server is about to co-sign.
 func (e *Engine) VerifySenderSignature(ctx context.Context, ev gomatrixserverlib.PDU) error {
-	server, err := ServerOf(string(ev.SenderID()))
+	server, err := ids.ServerOf(string(ev.SenderID()))
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %w", ErrBadEvent, err)
 	}
 	v, err := Version(string(ev.Version()))
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/embedmatrix/homeserver/ids"
 	"github.com/embedmatrix/homeserver/storage"
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
@@ -67,6 +68,33 @@ func (e *Engine) makeMembership(ctx context.Context, roomID, userID, membership 
 		PrevEvents: ev.PrevEventIDs(), AuthEvents: ev.AuthEventIDs(), Depth: ev.Depth(),
 		Content: ev.Content(),
 	}, nil
+}
+
+// SignTemplate turns a remote server's make_join or make_leave template
+// into our own signed membership event: userID's membership of roomID
+// becomes membership, with the template's prev and auth events. A template
+// for another room, user or event type is refused (ErrBadEvent): the
+// resident server must not make us sign something else.
+// https://spec.matrix.org/v1.16/server-server-api/#joining-rooms
+func (e *Engine) SignTemplate(version string, proto gomatrixserverlib.ProtoEvent, roomID, userID, membership string) (gomatrixserverlib.PDU, error) {
+	v, err := Version(version)
+	if err != nil {
+		return nil, err
+	}
+	if proto.Type != spec.MRoomMember || proto.StateKey == nil || *proto.StateKey != userID || proto.SenderID != userID || proto.RoomID != roomID {
+		return nil, fmt.Errorf("%w: the template is for someone else", ErrBadEvent)
+	}
+	c, err := json.Marshal(map[string]string{"membership": membership})
+	if err != nil {
+		return nil, err
+	}
+	proto.Content = c
+	s := e.cfg.Signer
+	ev, err := v.NewEventBuilderFromProtoEvent(&proto).Build(time.Now(), s.ServerName, s.KeyID, s.PrivateKey)
+	if err != nil {
+		return nil, fmt.Errorf("rooms: build %s from template: %w", membership, err)
+	}
+	return ev, nil
 }
 
 // SendJoinResult is what a send_join answers: the state before the join
@@ -183,9 +211,9 @@ func checkMembershipEvent(ev gomatrixserverlib.PDU, roomID, eventID string, orig
 	if ev.StateKey() == nil || *ev.StateKey() != string(ev.SenderID()) {
 		return fmt.Errorf("%w: state_key must equal the sender", ErrBadEvent)
 	}
-	server, err := ServerOf(string(ev.SenderID()))
+	server, err := ids.ServerOf(string(ev.SenderID()))
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %w", ErrBadEvent, err)
 	}
 	if server != origin {
 		return fmt.Errorf("%w: sender %s is not on the origin server %s", ErrBadEvent, ev.SenderID(), origin)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/embedmatrix/homeserver/ids"
 	"github.com/embedmatrix/homeserver/storage"
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
@@ -84,7 +85,7 @@ func joinedServers(state []gomatrixserverlib.PDU) []string {
 		if m, err := ev.Membership(); err != nil || m != spec.Join {
 			continue
 		}
-		if s, err := ServerOf(*ev.StateKey()); err == nil {
+		if s, err := ids.ServerOf(*ev.StateKey()); err == nil {
 			set[string(s)] = struct{}{}
 		}
 	}

@@ -8,8 +8,6 @@ import (
 	"strings"
 
 	homeserver "github.com/embedmatrix/homeserver"
-	"github.com/embedmatrix/homeserver/invites"
-	"github.com/embedmatrix/homeserver/powerlevels"
 )
 
 // apiError is an error answer of the JSON API: {"errcode","error"} with an
@@ -59,7 +57,7 @@ func errorOf(err error) *apiError {
 		errors.Is(err, homeserver.ErrForbidden),
 		errors.Is(err, homeserver.ErrNotInviter),
 		errors.Is(err, homeserver.ErrNotJoined),
-		errors.Is(err, powerlevels.ErrNotAllowed):
+		errors.Is(err, homeserver.ErrRoleNotAllowed):
 		return apiErr(http.StatusForbidden, codeForbidden, msg)
 	case errors.Is(err, homeserver.ErrUnknownRoom),
 		errors.Is(err, homeserver.ErrUnknownEvent),
@@ -67,9 +65,9 @@ func errorOf(err error) *apiError {
 		return apiErr(http.StatusNotFound, codeNotFound, msg)
 	case errors.Is(err, homeserver.ErrInvalidUserID),
 		errors.Is(err, homeserver.ErrUnsupportedRoomType),
-		errors.Is(err, invites.ErrNotACommand),
-		errors.Is(err, invites.ErrUsage),
-		errors.Is(err, powerlevels.ErrUnknownRole):
+		errors.Is(err, homeserver.ErrNotACommand),
+		errors.Is(err, homeserver.ErrUsage),
+		errors.Is(err, homeserver.ErrUnknownRole):
 		return apiErr(http.StatusBadRequest, codeInvalidParam, msg)
 	case errors.Is(err, homeserver.ErrUnsupportedRoomVersion):
 		return apiErr(http.StatusBadRequest, codeUnsupported, msg)

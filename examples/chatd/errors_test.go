@@ -7,8 +7,6 @@ import (
 	"testing"
 
 	homeserver "github.com/embedmatrix/homeserver"
-	"github.com/embedmatrix/homeserver/invites"
-	"github.com/embedmatrix/homeserver/powerlevels"
 )
 
 // What the library returns decides the answer's status and errcode.
@@ -23,14 +21,14 @@ func TestErrorOf(t *testing.T) {
 		"auth rules":            {wrap(homeserver.ErrForbidden), 403, "M_FORBIDDEN"},
 		"not the inviter":       {wrap(homeserver.ErrNotInviter), 403, "M_FORBIDDEN"},
 		"not joined":            {wrap(homeserver.ErrNotJoined), 403, "M_FORBIDDEN"},
-		"power levels":          {wrap(powerlevels.ErrNotAllowed), 403, "M_FORBIDDEN"},
+		"power levels":          {wrap(homeserver.ErrRoleNotAllowed), 403, "M_FORBIDDEN"},
 		"unknown room":          {wrap(homeserver.ErrUnknownRoom), 404, "M_NOT_FOUND"},
 		"unknown event":         {wrap(homeserver.ErrUnknownEvent), 404, "M_NOT_FOUND"},
 		"no pending invite":     {wrap(homeserver.ErrNotInvited), 404, "M_NOT_FOUND"},
 		"bad user ID":           {wrap(homeserver.ErrInvalidUserID), 400, "M_INVALID_PARAM"},
-		"not a command":         {wrap(invites.ErrNotACommand), 400, "M_INVALID_PARAM"},
-		"command usage":         {wrap(invites.ErrUsage), 400, "M_INVALID_PARAM"},
-		"unknown role":          {wrap(powerlevels.ErrUnknownRole), 400, "M_INVALID_PARAM"},
+		"not a command":         {wrap(homeserver.ErrNotACommand), 400, "M_INVALID_PARAM"},
+		"command usage":         {wrap(homeserver.ErrUsage), 400, "M_INVALID_PARAM"},
+		"unknown role":          {wrap(homeserver.ErrUnknownRole), 400, "M_INVALID_PARAM"},
 		"unsupported room type": {homeserver.ErrUnsupportedRoomType, 400, "M_INVALID_PARAM"},
 		"room version":          {wrap(homeserver.ErrUnsupportedRoomVersion), 400, "M_UNSUPPORTED_ROOM_VERSION"},
 		"the other server refuses": {

@@ -153,17 +153,17 @@ function titleFrom(v) {
 }
 
 async function loadInvites() {
-  const invites = await api('GET', '/api/invites');
+  const invs = await api('GET', '/api/invites');
   state.inviters = {};
-  for (const i of invites) if (!(i.room_id in state.inviters)) state.inviters[i.room_id] = i.inviter;
+  for (const i of invs) if (!(i.room_id in state.inviters)) state.inviters[i.room_id] = i.inviter;
   const list = $('#invites');
   list.replaceChildren();
-  for (const i of invites.slice(0, 20)) {
+  for (const i of invs.slice(0, 20)) {
     list.append(el('li', { class: 'small', 'data-room-id': i.room_id, 'data-invite-state': i.invite_state },
       badge(i.invite_state), ' ', i.room_name || (i.is_direct ? 'DM' : i.room_id), ' from ', i.inviter,
       el('span', { class: 'muted' }, ' · ', time(i.updated_ts))));
   }
-  if (!invites.length) list.append(el('li', { class: 'muted small' }, 'None.'));
+  if (!invs.length) list.append(el('li', { class: 'muted small' }, 'None.'));
 }
 
 async function loadRoom() {
