@@ -3,7 +3,6 @@ package content
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 )
 
@@ -17,9 +16,6 @@ const (
 	FormatHTML = "org.matrix.custom.html"
 )
 
-// ErrNotObject is returned by ParseMessage when the content is not a JSON
-// object.
-var ErrNotObject = errors.New("content: not a JSON object")
 
 // Message is the content of an m.room.message event (and the m.new_content
 // of an edit). Every field is optional on the wire; one of the wrong JSON

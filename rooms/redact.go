@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/embedmatrix/homeserver/ids"
 	"github.com/embedmatrix/homeserver/powerlevels"
 	"github.com/embedmatrix/homeserver/storage"
 	"github.com/matrix-org/gomatrixserverlib"
@@ -121,8 +122,8 @@ func redactionApplies(r storage.Redaction, target storage.Event) bool {
 	if r.ByPower {
 		return true
 	}
-	a, errA := ServerOf(r.Sender)
-	b, errB := ServerOf(target.Sender)
+	a, errA := ids.ServerOf(r.Sender)
+	b, errB := ids.ServerOf(target.Sender)
 	return errA == nil && errB == nil && a == b
 }
 
