@@ -16,7 +16,6 @@ const (
 	FormatHTML = "org.matrix.custom.html"
 )
 
-
 // Message is the content of an m.room.message event (and the m.new_content
 // of an edit). Every field is optional on the wire; one of the wrong JSON
 // type reads as its zero value.
