@@ -136,11 +136,7 @@ func (s *Server) Handler() http.Handler { return s.fed }
 
 // RegisterRoutes adds the homeserver's routes to a gorilla/mux router
 // beside the host's own.
-func (s *Server) RegisterRoutes(r *mux.Router) {
-	r.PathPrefix("/_matrix/federation/").Handler(s.fed)
-	r.PathPrefix("/_matrix/key/").Handler(s.fed)
-	r.Path("/.well-known/matrix/server").Handler(s.fed)
-}
+func (s *Server) RegisterRoutes(r *mux.Router) { s.fed.Mount(r) }
 
 // Close stops the send queue and the hook goroutine (running the hooks
 // already queued), then closes the store if New opened it. Everything
