@@ -6,6 +6,7 @@ import (
 	"github.com/embedmatrix/homeserver/federation"
 	"github.com/embedmatrix/homeserver/invites"
 	"github.com/embedmatrix/homeserver/powerlevels"
+	"github.com/embedmatrix/homeserver/relations"
 	"github.com/embedmatrix/homeserver/rooms"
 )
 
@@ -30,6 +31,15 @@ var (
 	// ErrUnsupportedRoomType is returned when the host asks for a federated
 	// room this library does not support: encrypted, read-only or broadcast.
 	ErrUnsupportedRoomType = errors.New("homeserver: encrypted, read-only and broadcast rooms cannot be federated")
+	// ErrEventTypeNotAllowed: SendEvent refuses event types that have their
+	// own lifecycle or are out of scope: m.room.create, m.room.member
+	// (CreateRoom, Invite, Join, Leave, Kick, Ban), m.room.redaction
+	// (Redact), m.room.encryption and m.room.encrypted.
+	ErrEventTypeNotAllowed = errors.New("homeserver: event type not allowed here")
+	// ErrInvalidContent: a message or event content the library will not
+	// send (an empty body, an unknown msgtype, content that is not a JSON
+	// object...).
+	ErrInvalidContent = errors.New("homeserver: invalid content")
 )
 
 // Sentinels of the packages below the root, re-exported.
@@ -57,6 +67,19 @@ var (
 	ErrUsage = invites.ErrUsage
 	// ErrUnknownRole: a role the Config.Roles mapping does not have.
 	ErrUnknownRole = powerlevels.ErrUnknownRole
+	// ErrInvalidEdit: an edit the spec calls invalid (of a state event, of
+	// an edit, changing the event type...). Editing another user's
+	// message matches ErrForbidden too.
+	ErrInvalidEdit = relations.ErrInvalidEdit
+	// ErrDuplicateAnnotation: the user already reacted to the event with
+	// that key (the client-server API's M_DUPLICATE_ANNOTATION).
+	ErrDuplicateAnnotation = relations.ErrDuplicateAnnotation
+	// ErrInvalidReaction: a reaction with an empty or too long key, or to
+	// an event that cannot be reacted to (an edit, a reaction).
+	ErrInvalidReaction = relations.ErrInvalidReaction
+	// ErrInvalidThreadRoot: a thread cannot start from that event (it is
+	// itself in a thread or has another relation).
+	ErrInvalidThreadRoot = relations.ErrInvalidThreadRoot
 )
 
 // RemoteError is another server's refusal: it answered with an HTTP

@@ -97,6 +97,7 @@ type Server struct {
 	hooks     *dispatcher
 	roles     *powerlevels.Mapping
 	inviteMu  sync.Mutex // serialises invite state changes
+	reactMu   sync.Mutex // serialises reactions (the duplicate check)
 	eph       *ephemeral // receipts and typing
 }
 

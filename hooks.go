@@ -39,15 +39,59 @@ type Hooks struct {
 	// OnTyping is called when a remote user starts or stops typing,
 	// including when they stop because no refresh came in time.
 	OnTyping func(ctx context.Context, t Typing)
+	// OnEdit is called for a remote user's valid edit (m.replace) of a
+	// message this server holds. Invalid edits (another sender, another
+	// type, an edit of an edit...) are stored but never reported.
+	OnEdit func(ctx context.Context, e Edit)
+	// OnRedaction is called when a remote redaction is applied: the event
+	// it names is deleted (its content is gone from the store). A
+	// redaction without the power to apply is stored, not reported.
+	OnRedaction func(ctx context.Context, r Redaction)
+	// OnReaction is called when a remote user reacts to a message
+	// (m.annotation) and when such a reaction is redacted (Removed).
+	OnReaction func(ctx context.Context, r Reaction)
+	// OnEvent is called for every accepted remote event no other hook
+	// covers (stickers, pins, room avatars, custom types...), state
+	// events included.
+	OnEvent func(ctx context.Context, e Event)
 }
 
-// Message is a chat message in a room.
+// Message is a chat message in a room. Read through Messages or Message,
+// it shows its latest valid edit, whether it was deleted and its
+// reactions; in Hooks.OnMessage it is the message as it arrived.
 type Message struct {
-	RoomID    string
-	EventID   string
-	Sender    string // full Matrix user ID
-	MsgType   string // "m.text", "m.notice", ...
-	Body      string
+	RoomID  string
+	EventID string
+	Sender  string // full Matrix user ID
+	MsgType string // "m.text", "m.notice", "m.emote", ...
+	Body    string
+	// Format is "org.matrix.custom.html" when the message has HTML.
+	Format string
+	// FormattedBody is the message's HTML, sanitised: only the tags and
+	// attributes the client-server spec lists for m.room.message are
+	// left (no scripts, no event handlers, links http(s)/mailto only,
+	// images mxc: only). Never show the raw HTML of another server.
+	FormattedBody string
+	// ReplyTo is the event this message replies to ("" for none; a
+	// thread's fallback reply does not count).
+	ReplyTo string
+	// ThreadRoot is the root of the thread the message is in ("" for none).
+	ThreadRoot string
+	// Mentions are the users the message mentions (m.mentions.user_ids);
+	// MentionsRoom is an @room mention.
+	Mentions     []string
+	MentionsRoom bool
+	// Edited is true when a valid edit replaces the content: MsgType,
+	// Body, Format and FormattedBody are then the latest edit's, EditID
+	// and EditedAt say which and when. The original is never rewritten.
+	Edited   bool
+	EditID   string
+	EditedAt time.Time
+	// Deleted is true once the message was redacted: Body and the other
+	// contents are empty then.
+	Deleted bool
+	// Reactions are the message's reactions, by key in order of first use.
+	Reactions []ReactionCount
 	Timestamp time.Time // origin_server_ts
 	// StreamPos orders messages as this server stored them.
 	StreamPos int64

@@ -1,9 +1,6 @@
 package homeserver
 
 import (
-	"encoding/json"
-	"time"
-
 	"github.com/embedmatrix/homeserver/content"
 	"github.com/embedmatrix/homeserver/rooms"
 	"github.com/matrix-org/gomatrixserverlib/spec"
@@ -24,7 +21,9 @@ type acceptedRoute struct {
 // its feature's file. A new event type is one line here.
 var acceptedRoutes = map[string]acceptedRoute{
 	spec.MRoomMember:      {handle: (*Server).onMemberAccepted, local: true}, // invite_api.go
-	"m.room.message":      {handle: (*Server).onMessageAccepted},             // messages.go
+	"m.room.message":      {handle: (*Server).onMessageAccepted},             // messages.go (edits: relations.go)
+	"m.reaction":          {handle: (*Server).onReactionAccepted},            // relations.go
+	spec.MRoomRedaction:   {handle: (*Server).onRedactionAccepted},           // redact.go
 	spec.MRoomName:        {handle: (*Server).onNameAccepted},                // summary.go
 	spec.MRoomTopic:       {handle: (*Server).onTopicAccepted},               // summary.go
 	spec.MRoomPowerLevels: {handle: (*Server).onPowerLevelsAccepted},         // moderation.go
@@ -32,28 +31,19 @@ var acceptedRoutes = map[string]acceptedRoute{
 
 // onAccepted turns accepted events into host hooks (rooms.Config's
 // OnAccepted). Events re-accepted from history are not reported; event
-// types without a route are ignored.
+// types without a route go to the catch-all (Hooks.OnEvent).
 func (s *Server) onAccepted(a rooms.Accepted) {
 	if a.Historical {
 		return
 	}
 	route, ok := acceptedRoutes[a.Event.Type()]
-	if !ok || a.Local && !route.local {
+	if !ok {
+		route = acceptedRoute{handle: (*Server).onOtherAccepted} // sendevent.go
+	}
+	if a.Local && !route.local {
 		return
 	}
 	route.handle(s, a)
-}
-
-func messageOf(roomID, eventID, sender string, ts, pos int64, content []byte) (Message, bool) {
-	var c struct {
-		MsgType string `json:"msgtype"`
-		Body    string `json:"body"`
-	}
-	if json.Unmarshal(content, &c) != nil || c.MsgType == "" {
-		return Message{}, false
-	}
-	return Message{RoomID: roomID, EventID: eventID, Sender: sender, MsgType: c.MsgType, Body: c.Body,
-		Timestamp: time.UnixMilli(ts), StreamPos: pos}, true
 }
 
 // memberContent parses an m.room.member content; a malformed one reads as
