@@ -19,6 +19,8 @@ const state = {
   messages: null,    // event ID -> message of the room shown
   replyTo: '',       // event ID the composer replies to
   editing: '',       // event ID of our message the composer edits
+  armedDelete: '',   // event ID whose Delete was clicked once
+  armedTimer: null,  // disarms it
 };
 
 // api calls chatd's JSON API as the acting user. Errors throw with the
@@ -344,15 +346,23 @@ function renderActions(m, mine) {
   const box = el('div', { class: 'msg-actions' },
     el('button', { class: 'reply', onclick: () => startReply(m.event_id) }, 'Reply'));
   if (mine) box.append(el('button', { class: 'edit', onclick: () => startEdit(m.event_id) }, 'Edit'));
-  // Deleting takes two clicks: the first asks, the second deletes.
-  const del = el('button', { class: 'delete danger' }, 'Delete');
+  // Others' messages need the redact power (moderators and owners by default).
+  const me = state.view && state.view.members.find((x) => x.user_id === state.userID);
+  if (!mine && !(me && (me.role === 'owner' || me.role === 'moderator'))) return box;
+  // Deleting takes two clicks: the first asks (for 5 s, across refreshes),
+  // the second deletes.
+  const armed = state.armedDelete === m.event_id;
+  const del = el('button', { class: 'delete danger', 'data-armed': armed ? 'true' : 'false' }, armed ? 'Delete for everyone?' : 'Delete');
   del.addEventListener('click', () => {
-    if (del.dataset.armed !== 'true') {
+    if (state.armedDelete !== m.event_id) {
+      state.armedDelete = m.event_id;
       del.dataset.armed = 'true';
       del.textContent = 'Delete for everyone?';
-      setTimeout(() => { del.dataset.armed = ''; del.textContent = 'Delete'; }, 5000);
+      clearTimeout(state.armedTimer);
+      state.armedTimer = setTimeout(() => { state.armedDelete = ''; refresh(); }, 5000);
       return;
     }
+    state.armedDelete = '';
     deleteMessage(m.event_id);
   });
   box.append(del);
