@@ -8,6 +8,8 @@ import (
 	homeserver "github.com/embedmatrix/homeserver"
 )
 
+// https://spec.matrix.org/v1.16/client-server-api/#event-replacements
+//
 // PUT /api/rooms/{room}/messages/{event}: edit one of X-User's messages.
 // The answer is the edit's event ID; the message keeps its own, and GET
 // .../messages shows the new text on it (edits are never items).
@@ -29,6 +31,8 @@ func (a *App) putMessage(q *request) (int, any, error) {
 	return http.StatusOK, map[string]string{"event_id": editID}, nil
 }
 
+// https://spec.matrix.org/v1.16/client-server-api/#redactions
+//
 // DELETE /api/rooms/{room}/messages/{event}: delete (redact) a message,
 // X-User's own or, with the room's redact power, anyone's. The answer is
 // the redaction's event ID.
@@ -50,6 +54,8 @@ func (a *App) deleteMessage(q *request) (int, any, error) {
 	return http.StatusOK, map[string]string{"event_id": redactionID}, nil
 }
 
+// https://spec.matrix.org/v1.16/client-server-api/#event-annotations-and-reactions
+//
 // POST /api/rooms/{room}/messages/{event}/reactions: react with a key
 // (usually an emoji). The same reaction twice is 400
 // M_DUPLICATE_ANNOTATION.
