@@ -13,20 +13,6 @@ import (
 	"github.com/matrix-org/gomatrixserverlib/spec"
 )
 
-// Switch turns an optional feature on or off in Config. The zero value
-// leaves the feature at its default.
-type Switch uint8
-
-// Switch values.
-const (
-	// SwitchDefault leaves the feature as documented on its Config field.
-	SwitchDefault Switch = iota
-	// SwitchOn turns the feature on.
-	SwitchOn
-	// SwitchOff turns the feature off.
-	SwitchOff
-)
-
 // Receipt says that a user has read a room up to an event.
 type Receipt struct {
 	RoomID    string

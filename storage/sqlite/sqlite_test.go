@@ -183,38 +183,7 @@ func TestUpgradeToRelations(t *testing.T) {
 		t.Fatalf("Open of a version %d file: %v", v2, err)
 	}
 	defer s.Close()
-	for id, js := range map[string]string{"$m": `{"m":1}`, "$x": `{"x":1}`} {
-		e, err := s.Event(ctx, id)
-		if err != nil || string(e.JSON) != js || e.RedactedBy != "" || e.Status != storage.StatusAccepted {
-			t.Fatalf("Event %s after the upgrade: %+v, %v", id, e, err)
-		}
-	}
-	if rs, err := s.Receipts(ctx, "!r:t", ""); err != nil || len(rs) != 1 {
-		t.Fatalf("Receipts after the upgrade: %v, %v", rs, err)
-	}
-	if rs, err := s.Relations(ctx, []string{"$m"}, ""); err != nil || len(rs) != 0 {
-		t.Fatalf("Relations after the upgrade: %v, %v", rs, err)
-	}
-
-	pos, err := s.WriteRoom(ctx, storage.RoomWrite{
-		Events: []storage.EventUpdate{{
-			Event:    storage.Event{EventID: "$r", RoomID: "!r:t", Type: "m.reaction", PrevEvents: []string{"$x"}, JSON: []byte(`{}`)},
-			Relation: &storage.Relation{TargetID: "$m", RelType: "m.annotation", Key: "k"},
-		}},
-		Redactions: []storage.Redaction{{RedactionID: "$red", RoomID: "!r:t", TargetID: "$x", Applied: true}},
-		Redact:     []storage.RedactedEvent{{EventID: "$x", JSON: []byte(`{"redacted":1}`), RedactedBy: "$red"}},
-	})
-	if err != nil {
-		t.Fatalf("WriteRoom after the upgrade: %v", err)
-	}
-	rels, err := s.Relations(ctx, []string{"$m"}, "m.annotation")
-	if err != nil || len(rels) != 1 || rels[0].EventID != "$r" || rels[0].StreamPos != pos[0] {
-		t.Fatalf("Relations of an old event: %+v, %v", rels, err)
-	}
-	e, err := s.Event(ctx, "$x")
-	if err != nil || string(e.JSON) != `{"redacted":1}` || e.RedactedBy != "$red" {
-		t.Fatalf("old event redacted after the upgrade: %+v, %v", e, err)
-	}
+	storetest.CheckUpgradedToRelations(t, s)
 	if v := userVersion(t, rawDB(t, path)); v != len(migrations) {
 		t.Fatalf("user_version after the upgrade: %d, want %d", v, len(migrations))
 	}
