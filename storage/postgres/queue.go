@@ -42,7 +42,7 @@ func queueRedacted(ctx context.Context, tx pgx.Tx, rs []storage.RedactedEvent) e
 		ids = append(ids, r.EventID)
 	}
 	rows, err := tx.Query(ctx, `
-		SELECT DISTINCT destination FROM outbound_queue
+		SELECT destination FROM outbound_queue
 		WHERE event_id = ANY($1::bytea[]) AND txn_id IS NULL AND kind = 'pdu'`, bss(dedupe(ids)))
 	if err != nil {
 		return err
@@ -55,7 +55,7 @@ func queueRedacted(ctx context.Context, tx pgx.Tx, rs []storage.RedactedEvent) e
 	if err != nil || len(dests) == 0 {
 		return err
 	}
-	if err := lockAll(ctx, tx, lockDestination, dests...); err != nil {
+	if err := lockAll(ctx, tx, lockDestination, dedupe(dests)...); err != nil {
 		return err
 	}
 	b := &pgx.Batch{}
