@@ -14,7 +14,9 @@ import (
 
 // schemaQueueEvents records which event each queued PDU is, so that a
 // redaction can replace the payload of the copies not yet handed out in a
-// transaction. event_id is empty for EDUs and for rows queued before it.
+// transaction. event_id is empty for EDUs and for rows queued before it
+// (the store never parses payloads, so it cannot fill them in): a
+// redaction does not reach those, which were queued before the upgrade.
 const schemaQueueEvents = `
 ALTER TABLE outbound_queue ADD COLUMN event_id TEXT NOT NULL DEFAULT '';
 
