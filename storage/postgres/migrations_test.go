@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/embedmatrix/homeserver/storage"
@@ -89,7 +90,8 @@ func TestOpenCreatesCurrentSchema(t *testing.T) {
 		"column forward_extremities.event_id", "index outbound_queue_unsent", "column outbound_txns.txn_id",
 		"index invites_by_user", "column receipts.ts", "sequence events_stream_pos_seq",
 		"column events.redacted_by", "index relations_by_target", "column relations.key",
-		"index redactions_by_target", "column redactions.applied boolean"} {
+		"index redactions_by_target", "column redactions.applied boolean",
+		"column outbound_queue.event_id bytea", "index outbound_queue_unsent_by_event"} {
 		if !strings.Contains(got, name) {
 			t.Errorf("schema has no %s", name)
 		}
@@ -172,6 +174,84 @@ func TestUpgradeToRelations(t *testing.T) {
 	storetest.CheckUpgradedToRelations(t, s)
 	if v := schemaVersion(t, pool); v != len(migrations) {
 		t.Fatalf("schema version after the upgrade: %d, want %d", v, len(migrations))
+	}
+}
+
+// TestUpgradeToQueueEvents opens a database at the schema before queued
+// PDUs knew their event (version 2), holding an open transaction and
+// unsent items: they are still sent after the upgrade, and what is queued
+// after it is redacted in the queue.
+func TestUpgradeToQueueEvents(t *testing.T) {
+	t.Parallel()
+	dsn := freshDB(t)
+	pool := rawPool(t, dsn)
+	ctx := t.Context()
+	const v2 = 2
+	if migrations[v2].name != "queued PDUs by event" {
+		t.Fatalf("step %d is %q: this test upgrades from the schema before queued PDUs knew their event", v2+1, migrations[v2].name)
+	}
+	if _, err := migrate(ctx, pool, migrations[:v2]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `
+		INSERT INTO rooms (room_id, version, created_ts) VALUES ('!r:t', '10', 5);
+		INSERT INTO events (event_id, room_id, type, state_key, sender, depth, origin_server_ts,
+			prev_events, json, status, reject_reason, state_before, state_after)
+		VALUES ('$m', '!r:t', 'm.room.message', NULL, '@a:t', 1, 100, '{}', '{"m":1}', 'accepted', '', 0, 0);
+		INSERT INTO forward_extremities (room_id, event_id) VALUES ('!r:t', '$m');
+		INSERT INTO outbound_queue (destination, kind, payload, txn_id)
+		VALUES ('busy.example', 'pdu', '{"m":1}', '1.old'),
+			('old.example', 'pdu', '{"m":1}', NULL),
+			('old.example', 'edu', '{"e":1}', NULL);
+		INSERT INTO outbound_txns (destination, txn_id) VALUES ('busy.example', '1.old');`); err != nil {
+		t.Fatal(err)
+	}
+
+	s := openDSN(t, dsn)
+	storetest.CheckUpgradedToQueueEvents(t, s)
+	if v := schemaVersion(t, pool); v != len(migrations) {
+		t.Fatalf("schema version after the upgrade: %d, want %d", v, len(migrations))
+	}
+}
+
+// TestQueueRedactionUsesIndex checks that finding the unsent copies of a
+// redacted event can read the partial index, not the whole queue.
+func TestQueueRedactionUsesIndex(t *testing.T) {
+	t.Parallel()
+	dsn := freshDB(t)
+	openDSN(t, dsn)
+	pool := rawPool(t, dsn)
+	conn, err := pool.Acquire(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	// The queue is empty, so tell the planner a scan costs too much.
+	if _, err := conn.Exec(t.Context(), `SET enable_seqscan = off`); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Exec(t.Context(), `RESET enable_seqscan`)
+	for _, q := range []string{
+		`EXPLAIN SELECT destination FROM outbound_queue
+			WHERE event_id = ANY(ARRAY['$e'::bytea]) AND txn_id IS NULL AND kind = 'pdu'`,
+		`EXPLAIN UPDATE outbound_queue SET payload = '\x00'
+			WHERE event_id = '$e'::bytea AND txn_id IS NULL AND kind = 'pdu'`,
+	} {
+		rows, err := conn.Query(t.Context(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines, err := collect(rows, func(rows pgx.Rows) (string, error) {
+			var l string
+			err := rows.Scan(&l)
+			return l, err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(lines, "\n"); !strings.Contains(got, "outbound_queue_unsent_by_event") {
+			t.Fatalf("plan of %s:\n%s", q, got)
+		}
 	}
 }
 
