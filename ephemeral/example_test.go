@@ -1,16 +1,16 @@
-package receipts_test
+package ephemeral_test
 
 import (
 	"fmt"
 	"time"
 
-	"github.com/embedmatrix/homeserver/receipts"
+	"github.com/embedmatrix/homeserver/ephemeral"
 	"github.com/embedmatrix/homeserver/storage"
 )
 
 func ExampleEncodeReceipts() {
-	edu, err := receipts.EncodeReceipts("!room:a.example", []storage.Receipt{
-		{RoomID: "!room:a.example", UserID: "@alice:a.example", Type: receipts.ReadReceipt, EventID: "$m1", TS: 1533358089009},
+	edu, err := ephemeral.EncodeReceipts("!room:a.example", []storage.Receipt{
+		{RoomID: "!room:a.example", UserID: "@alice:a.example", Type: ephemeral.ReadReceipt, EventID: "$m1", TS: 1533358089009},
 	})
 	if err != nil {
 		panic(err)
@@ -21,10 +21,10 @@ func ExampleEncodeReceipts() {
 }
 
 func ExampleDecodeReceipts() {
-	edu, _ := receipts.DecodeEDU([]byte(`{"edu_type": "m.receipt", "content": {"!room:b.example": {"m.read": {
+	edu, _ := ephemeral.DecodeEDU([]byte(`{"edu_type": "m.receipt", "content": {"!room:b.example": {"m.read": {
 		"@bob:b.example": {"event_ids": ["$m1"], "data": {"ts": 1533358089009}},
 		"not-a-user": {"event_ids": ["$m1"], "data": {"ts": 1}}}}}}`))
-	rs, skipped, err := receipts.DecodeReceipts(edu.Content)
+	rs, skipped, err := ephemeral.DecodeReceipts(edu.Content)
 	fmt.Println(rs, skipped, err)
 	// Output:
 	// [{!room:b.example @bob:b.example m.read $m1 1533358089009}] 1 <nil>
@@ -32,15 +32,15 @@ func ExampleDecodeReceipts() {
 
 func ExampleCoalescer() {
 	done := make(chan struct{})
-	c := receipts.NewCoalescer(20*time.Millisecond, nil, func(dest, roomID string, rs []storage.Receipt) {
-		edu, _ := receipts.EncodeReceipts(roomID, rs)
+	c := ephemeral.NewCoalescer(20*time.Millisecond, nil, func(dest, roomID string, rs []storage.Receipt) {
+		edu, _ := ephemeral.EncodeReceipts(roomID, rs)
 		fmt.Println(dest, string(edu))
 		close(done)
 	})
 	defer c.Close()
 	for i := range 5 { // alice reads five messages in a row: one EDU, the newest receipt
 		c.Add("b.example", storage.Receipt{RoomID: "!r:a.example", UserID: "@alice:a.example",
-			Type: receipts.ReadReceipt, EventID: fmt.Sprintf("$m%d", i), TS: int64(100 + i)})
+			Type: ephemeral.ReadReceipt, EventID: fmt.Sprintf("$m%d", i), TS: int64(100 + i)})
 	}
 	<-done
 	// Output:
@@ -48,9 +48,9 @@ func ExampleCoalescer() {
 }
 
 func ExampleTracker() {
-	t := receipts.NewTracker(receipts.TrackerConfig{
+	t := ephemeral.NewTracker(ephemeral.TrackerConfig{
 		Timeout: 30 * time.Millisecond,
-		OnChange: func(c receipts.TypingChange) {
+		OnChange: func(c ephemeral.TypingChange) {
 			fmt.Println(c.UserID, "typing:", c.Typing, "expired:", c.Expired)
 		},
 	})
