@@ -31,7 +31,7 @@ type Typing struct {
 	Expired bool
 }
 
-// ephemeral is the Server's receipts and typing machinery.
+// ephemeral is the Server's receipts, typing and presence machinery.
 type ephemeral struct {
 	receipts bool
 	typing   bool
@@ -39,19 +39,27 @@ type ephemeral struct {
 	coalescer *ephem.Coalescer
 	// local are our users typing; remote, other servers' users.
 	local, remote *ephem.Tracker
+
+	presence bool
+	// presenceOut batches our users' presence per destination.
+	presenceOut *ephem.PresenceCoalescer
+	// localPresence is our users' presence; remotePresence, other
+	// servers' users' (both in memory only).
+	localPresence, remotePresence *ephem.PresenceTracker
 }
 
 // ephemeralTimeout bounds the store work of one timer-driven send.
 const ephemeralTimeout = 10 * time.Second
 
-// newEphemeral sets up receipts and typing from the Config. Its timers
+// newEphemeral sets up receipts, typing and presence from the Config. Its timers
 // call back into s (hooks, sender), so those exist first.
 func (s *Server) newEphemeral() *ephemeral {
 	timeout := s.cfg.TypingTimeout
 	if timeout <= 0 {
 		timeout = ephem.DefaultTypingTimeout
 	}
-	e := &ephemeral{receipts: s.cfg.Receipts != SwitchOff, typing: s.cfg.Typing != SwitchOff}
+	e := &ephemeral{receipts: s.cfg.Receipts != SwitchOff, typing: s.cfg.Typing != SwitchOff,
+		presence: s.cfg.Presence != SwitchOff}
 	e.coalescer = ephem.NewCoalescer(ephem.DefaultWindow, nil, s.flushReceipts)
 	e.local = ephem.NewTracker(ephem.TrackerConfig{
 		Timeout:  timeout,
@@ -68,15 +76,19 @@ func (s *Server) newEphemeral() *ephemeral {
 			}
 		},
 	})
+	s.newPresence(e)
 	return e
 }
 
-// closeEphemeral queues the receipts still being coalesced and stops the
-// typing timers. It runs before the send queue and the store close.
+// closeEphemeral queues the receipts and presence still being coalesced
+// and stops the typing and presence timers. It runs before the send queue and the store close.
 func (s *Server) closeEphemeral() {
 	s.eph.coalescer.Close()
 	s.eph.local.Close()
 	s.eph.remote.Close()
+	s.eph.localPresence.Close()
+	s.eph.presenceOut.Close()
+	s.eph.remotePresence.Close()
 }
 
 // MarkRead records that a local user has read a room up to an event, and
@@ -286,6 +298,10 @@ func (s *Server) onEDUs(ctx context.Context, origin spec.ServerName, edus []json
 		case ephem.TypeTyping:
 			if s.eph.typing {
 				s.receiveTyping(ctx, origin, e.Content)
+			}
+		case ephem.TypePresence:
+			if s.eph.presence {
+				s.receivePresence(ctx, origin, e.Content)
 			}
 		}
 	}
