@@ -65,3 +65,26 @@ func ExampleTracker() {
 	// @bob:b.example typing: false expired: true
 	// []
 }
+
+func ExampleDecodePresence() {
+	edu, _ := ephemeral.DecodeEDU([]byte(`{"edu_type": "m.presence", "content": {"push": [
+		{"user_id": "@bob:b.example", "presence": "online", "last_active_ago": 5000, "currently_active": true},
+		{"user_id": "@bob:b.example", "presence": "busy", "last_active_ago": 1}]}}`))
+	us, skipped, err := ephemeral.DecodePresence(edu.Content)
+	fmt.Printf("%+v %d %v\n", us, skipped, err)
+	// Output:
+	// [{UserID:@bob:b.example Presence:online StatusMsg: LastActiveAgo:5000 CurrentlyActive:true}] 1 <nil>
+}
+
+func ExamplePresenceTracker() {
+	tr := ephemeral.NewPresenceTracker(ephemeral.PresenceConfig{Remote: true})
+	defer tr.Close()
+	// An online user whose server says they were last active 6 minutes
+	// ago, and not currently active, is idle: unavailable at once.
+	u := ephemeral.PresenceUpdate{UserID: "@bob:b.example", Presence: ephemeral.Online, LastActiveAgo: 6 * 60 * 1000}
+	tr.Set(ephemeral.StateOf(u, time.Now()))
+	p, _ := tr.Get("@bob:b.example")
+	fmt.Println(p.Presence)
+	// Output:
+	// unavailable
+}

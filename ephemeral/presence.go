@@ -100,20 +100,20 @@ func DecodePresence(content []byte) (us []PresenceUpdate, skipped int, err error
 			return us, skipped + len(c.Push) - i, nil
 		}
 		var e struct {
-			UserID          *string      `json:"user_id"`
-			Presence        *string      `json:"presence"`
-			StatusMsg       *string      `json:"status_msg"`
-			LastActiveAgo   *json.Number `json:"last_active_ago"`
-			CurrentlyActive *bool        `json:"currently_active"`
+			UserID          *string         `json:"user_id"`
+			Presence        *string         `json:"presence"`
+			StatusMsg       *string         `json:"status_msg"`
+			LastActiveAgo   json.RawMessage `json:"last_active_ago"`
+			CurrentlyActive *bool           `json:"currently_active"`
 		}
 		if json.Unmarshal(raw, &e) != nil || e.UserID == nil || !validUserID(*e.UserID) ||
-			e.Presence == nil || !ValidPresence(*e.Presence) || e.LastActiveAgo == nil ||
+			e.Presence == nil || !ValidPresence(*e.Presence) || e.LastActiveAgo == nil || string(e.LastActiveAgo) == "null" ||
 			(e.StatusMsg != nil && !ValidStatusMsg(*e.StatusMsg)) {
 			skipped++
 			continue
 		}
-		ago, err := e.LastActiveAgo.Int64()
-		if err != nil || ago < 0 {
+		var ago int64 // an integer: not a string, not a fraction
+		if json.Unmarshal(e.LastActiveAgo, &ago) != nil || ago < 0 {
 			skipped++
 			continue
 		}
