@@ -50,6 +50,11 @@ type Config struct {
 	// other servers' (Hooks.OnTyping). On by default; when off none are
 	// sent and none surfaced.
 	Typing Switch
+	// Presence sends our users' presence (SetPresence) to the servers
+	// sharing a room with them and accepts theirs (Hooks.OnPresence). On
+	// by default; when off none are sent and none surfaced (SetPresence
+	// still records our users' presence for Server.Presence).
+	Presence Switch
 	// TypingTimeout is how long a user counts as typing after the last
 	// word that they are (default 30 s).
 	TypingTimeout time.Duration

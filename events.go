@@ -193,3 +193,21 @@ type RoleChange struct {
 	OldLevel int64
 	NewLevel int64
 }
+
+// Presence is a user's presence: whether they are online, and their status
+// message.
+type Presence struct {
+	UserID    string // full Matrix user ID
+	Presence  string // "online", "unavailable" or "offline"
+	StatusMsg string
+	// LastActive is when the user last did something, as their server
+	// says (zero when unknown).
+	LastActive time.Time
+	// CurrentlyActive is true when the user's server says they are
+	// interacting now (then LastActive may lag).
+	CurrentlyActive bool
+	// Expired is true when the library, not the user's server, changed
+	// the presence: online to unavailable after 5 minutes idle, or to
+	// offline after 30 minutes without word from their server.
+	Expired bool
+}

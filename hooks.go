@@ -53,4 +53,9 @@ type Hooks struct {
 	// covers (stickers, pins, room avatars, custom types...), state
 	// events included.
 	OnEvent func(ctx context.Context, e Event)
+	// OnPresence is called when a remote user's presence, status message
+	// or currently_active changes, including when the library moves them
+	// (online to unavailable when idle, to offline when their server
+	// stops reporting them).
+	OnPresence func(ctx context.Context, p Presence)
 }

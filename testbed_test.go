@@ -77,6 +77,7 @@ type peer struct {
 	redactions   chan Redaction
 	reactions    chan Reaction
 	events       chan Event
+	presence     chan Presence
 }
 
 // peerOption configures a peer before its Server first starts; it holds
@@ -109,7 +110,7 @@ func newPeer(t testing.TB, n *network, name string, opts ...peerOption) *peer {
 		names: make(chan RoomChange, 100), topics: make(chan RoomChange, 100),
 		receipts: make(chan Receipt, 1000), typing: make(chan Typing, 1000),
 		edited: make(chan Edit, 100), redactions: make(chan Redaction, 100), reactions: make(chan Reaction, 100),
-		events: make(chan Event, 1000)}
+		events: make(chan Event, 1000), presence: make(chan Presence, 1000)}
 	for _, o := range opts {
 		o(p)
 	}
@@ -155,6 +156,7 @@ func (p *peer) recordingHooks() Hooks {
 		OnRedaction:   func(_ context.Context, r Redaction) { p.redactions <- r },
 		OnReaction:    func(_ context.Context, r Reaction) { p.reactions <- r },
 		OnEvent:       func(_ context.Context, e Event) { p.events <- e },
+		OnPresence:    func(_ context.Context, pr Presence) { p.presence <- pr },
 	}
 }
 
