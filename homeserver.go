@@ -43,9 +43,9 @@ type Server struct {
 	fed       *federation.Server
 	hooks     *dispatcher
 	roles     *powerlevels.Mapping
-	inviteMu  sync.Mutex // serialises invite state changes
-	reactMu   sync.Mutex // serialises reactions (the duplicate check)
-	eph       *ephemeral // receipts and typing
+	inviteMu  sync.Mutex      // serialises invite state changes
+	reactMu   sync.Mutex      // serialises reactions (the duplicate check)
+	eph       *ephemeralState // receipts and typing
 }
 
 // New starts a Server: it opens the store, loads (or on first start

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	ephem "github.com/embedmatrix/homeserver/ephemeral" // the root has its own type ephemeral
+	"github.com/embedmatrix/homeserver/ephemeral"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 )
 
@@ -18,16 +18,16 @@ import (
 // https://spec.matrix.org/v1.16/server-server-api/#presence
 
 // newPresence sets up the presence trackers and coalescer of e.
-func (s *Server) newPresence(e *ephemeral) {
-	e.presenceOut = ephem.NewPresenceCoalescer(ephem.DefaultWindow, nil, s.flushPresence)
-	e.localPresence = ephem.NewPresenceTracker(ephem.PresenceConfig{
-		Ping:     ephem.DefaultPingInterval,
-		OnChange: func(c ephem.PresenceChange) { s.announcePresence(c.PresenceState) },
+func (s *Server) newPresence(e *ephemeralState) {
+	e.presenceOut = ephemeral.NewPresenceCoalescer(ephemeral.DefaultWindow, nil, s.flushPresence)
+	e.localPresence = ephemeral.NewPresenceTracker(ephemeral.PresenceConfig{
+		Ping:     ephemeral.DefaultPingInterval,
+		OnChange: func(c ephemeral.PresenceChange) { s.announcePresence(c.PresenceState) },
 		OnPing:   s.announcePresence,
 	})
-	e.remotePresence = ephem.NewPresenceTracker(ephem.PresenceConfig{
+	e.remotePresence = ephemeral.NewPresenceTracker(ephemeral.PresenceConfig{
 		Remote: true,
-		OnChange: func(c ephem.PresenceChange) {
+		OnChange: func(c ephemeral.PresenceChange) {
 			if h := s.cfg.Hooks.OnPresence; h != nil {
 				p := presenceOf(c.PresenceState, c.Expired)
 				s.hooks.push(func(ctx context.Context) { h(ctx, p) })
@@ -51,23 +51,23 @@ func (s *Server) SetPresence(ctx context.Context, user, presence, statusMsg stri
 	if err != nil {
 		return err
 	}
-	if !ephem.ValidPresence(presence) {
+	if !ephemeral.ValidPresence(presence) {
 		return fmt.Errorf("%w: %q", ErrInvalidPresence, presence)
 	}
-	if !ephem.ValidStatusMsg(statusMsg) {
+	if !ephemeral.ValidStatusMsg(statusMsg) {
 		return fmt.Errorf("%w: status message of %d bytes", ErrInvalidPresence, len(statusMsg))
 	}
-	p := ephem.PresenceState{UserID: uid, Presence: presence, StatusMsg: statusMsg}
+	p := ephemeral.PresenceState{UserID: uid, Presence: presence, StatusMsg: statusMsg}
 	// Going online is activity (the spec's "pro-active event"); the
 	// other presences keep the last activity.
 	// https://spec.matrix.org/v1.16/client-server-api/#last-active-ago
-	if prev, ok := s.eph.localPresence.Get(uid); ok && presence != ephem.Online {
+	if prev, ok := s.eph.localPresence.Get(uid); ok && presence != ephemeral.Online {
 		p.LastActive = prev.LastActive
 	}
 	if p.LastActive.IsZero() {
 		p.LastActive = now()
 	}
-	p.CurrentlyActive = presence == ephem.Online
+	p.CurrentlyActive = presence == ephemeral.Online
 	s.eph.localPresence.Set(p)
 	return nil
 }
@@ -86,7 +86,7 @@ func (s *Server) Presence(ctx context.Context, userID string) (Presence, error) 
 	}
 	st, ok := tracker.Get(uid.String())
 	if !ok {
-		return Presence{UserID: uid.String(), Presence: ephem.Offline}, nil
+		return Presence{UserID: uid.String(), Presence: ephemeral.Offline}, nil
 	}
 	return presenceOf(st, false), nil
 }
@@ -108,14 +108,14 @@ func (s *Server) presenceUserID(user string) (spec.UserID, error) {
 	return *uid, nil
 }
 
-func presenceOf(st ephem.PresenceState, expired bool) Presence {
+func presenceOf(st ephemeral.PresenceState, expired bool) Presence {
 	return Presence{UserID: st.UserID, Presence: st.Presence, StatusMsg: st.StatusMsg,
 		LastActive: st.LastActive, CurrentlyActive: st.CurrentlyActive, Expired: expired}
 }
 
 // announcePresence hands a local user's presence to the coalescer for
 // every server sharing a room with them: the local tracker's callbacks.
-func (s *Server) announcePresence(p ephem.PresenceState) {
+func (s *Server) announcePresence(p ephemeral.PresenceState) {
 	if !s.eph.presence {
 		return
 	}
@@ -165,13 +165,13 @@ func (s *Server) presenceDestinations(ctx context.Context, userID string) ([]str
 
 // flushPresence queues one m.presence EDU: the coalescer's flush. The
 // last_active_ago of each user is reckoned now.
-func (s *Server) flushPresence(dest string, ps []ephem.PresenceState) {
+func (s *Server) flushPresence(dest string, ps []ephemeral.PresenceState) {
 	t := now()
-	us := make([]ephem.PresenceUpdate, 0, len(ps))
+	us := make([]ephemeral.PresenceUpdate, 0, len(ps))
 	for _, p := range ps {
 		us = append(us, p.Update(t))
 	}
-	edu, err := ephem.EncodePresence(us)
+	edu, err := ephemeral.EncodePresence(us)
 	if err != nil {
 		s.log.Warn("could not encode presence", "destination", dest, "err", err)
 		return
@@ -189,18 +189,18 @@ func (s *Server) flushPresence(dest string, ps []ephem.PresenceState) {
 // checks: the user is on the origin server and shares a room with us.
 // https://spec.matrix.org/v1.16/server-server-api/#presence
 func (s *Server) receivePresence(ctx context.Context, origin spec.ServerName, content []byte) {
-	us, skipped, err := ephem.DecodePresence(content)
+	us, skipped, err := ephemeral.DecodePresence(content)
 	if err != nil || skipped > 0 {
 		s.log.Debug("m.presence entries dropped", "origin", origin, "skipped", skipped, "err", err)
 	}
 	shares := s.sharesRoomVia(origin)
 	t := now()
 	for _, u := range us {
-		if err := ephem.AdmitPresence(ctx, shares, origin, u.UserID); err != nil {
+		if err := ephemeral.AdmitPresence(ctx, shares, origin, u.UserID); err != nil {
 			s.log.Info("refused presence", "origin", origin, "user_id", u.UserID, "err", err)
 			continue
 		}
-		s.eph.remotePresence.Set(ephem.StateOf(u, t))
+		s.eph.remotePresence.Set(ephemeral.StateOf(u, t))
 	}
 }
 
@@ -208,7 +208,7 @@ func (s *Server) receivePresence(ctx context.Context, origin spec.ServerName, co
 // with us: they are joined to a room where one of our users is joined.
 // The rooms this server shares with origin are listed once per EDU, on
 // first use.
-func (s *Server) sharesRoomVia(origin spec.ServerName) ephem.SharesRoom {
+func (s *Server) sharesRoomVia(origin spec.ServerName) ephemeral.SharesRoom {
 	var shared []string
 	listed := false
 	return func(ctx context.Context, userID string) (bool, error) {

@@ -8,7 +8,7 @@ import (
 	"slices"
 	"time"
 
-	ephem "github.com/embedmatrix/homeserver/ephemeral" // the root has its own type ephemeral
+	"github.com/embedmatrix/homeserver/ephemeral"
 	"github.com/embedmatrix/homeserver/storage"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 )
@@ -31,21 +31,21 @@ type Typing struct {
 	Expired bool
 }
 
-// ephemeral is the Server's receipts, typing and presence machinery.
-type ephemeral struct {
+// ephemeralState is the Server's receipts, typing and presence machinery.
+type ephemeralState struct {
 	receipts bool
 	typing   bool
 	// coalescer batches our users' receipts per (room, destination).
-	coalescer *ephem.Coalescer
+	coalescer *ephemeral.Coalescer
 	// local are our users typing; remote, other servers' users.
-	local, remote *ephem.Tracker
+	local, remote *ephemeral.Tracker
 
 	presence bool
 	// presenceOut batches our users' presence per destination.
-	presenceOut *ephem.PresenceCoalescer
+	presenceOut *ephemeral.PresenceCoalescer
 	// localPresence is our users' presence; remotePresence, other
 	// servers' users' (both in memory only).
-	localPresence, remotePresence *ephem.PresenceTracker
+	localPresence, remotePresence *ephemeral.PresenceTracker
 }
 
 // ephemeralTimeout bounds the store work of one timer-driven send.
@@ -53,23 +53,23 @@ const ephemeralTimeout = 10 * time.Second
 
 // newEphemeral sets up receipts, typing and presence from the Config. Its timers
 // call back into s (hooks, sender), so those exist first.
-func (s *Server) newEphemeral() *ephemeral {
+func (s *Server) newEphemeral() *ephemeralState {
 	timeout := s.cfg.TypingTimeout
 	if timeout <= 0 {
-		timeout = ephem.DefaultTypingTimeout
+		timeout = ephemeral.DefaultTypingTimeout
 	}
-	e := &ephemeral{receipts: s.cfg.Receipts != SwitchOff, typing: s.cfg.Typing != SwitchOff,
+	e := &ephemeralState{receipts: s.cfg.Receipts != SwitchOff, typing: s.cfg.Typing != SwitchOff,
 		presence: s.cfg.Presence != SwitchOff}
-	e.coalescer = ephem.NewCoalescer(ephem.DefaultWindow, nil, s.flushReceipts)
-	e.local = ephem.NewTracker(ephem.TrackerConfig{
+	e.coalescer = ephemeral.NewCoalescer(ephemeral.DefaultWindow, nil, s.flushReceipts)
+	e.local = ephemeral.NewTracker(ephemeral.TrackerConfig{
 		Timeout:  timeout,
-		Resend:   ephem.ResendInterval(timeout),
-		OnChange: func(c ephem.TypingChange) { s.sendTyping(c.TypingUpdate) },
-		OnResend: func(c ephem.TypingChange) { s.sendTyping(c.TypingUpdate) },
+		Resend:   ephemeral.ResendInterval(timeout),
+		OnChange: func(c ephemeral.TypingChange) { s.sendTyping(c.TypingUpdate) },
+		OnResend: func(c ephemeral.TypingChange) { s.sendTyping(c.TypingUpdate) },
 	})
-	e.remote = ephem.NewTracker(ephem.TrackerConfig{
+	e.remote = ephemeral.NewTracker(ephemeral.TrackerConfig{
 		Timeout: timeout,
-		OnChange: func(c ephem.TypingChange) {
+		OnChange: func(c ephemeral.TypingChange) {
 			if h := s.cfg.Hooks.OnTyping; h != nil {
 				t := Typing{RoomID: c.RoomID, UserID: c.UserID, Typing: c.Typing, Expired: c.Expired}
 				s.hooks.push(func(ctx context.Context) { h(ctx, t) })
@@ -107,7 +107,7 @@ func (s *Server) MarkRead(ctx context.Context, roomID, user, eventID string) err
 	if err := s.mustBeJoined(ctx, roomID, uid); err != nil {
 		return err
 	}
-	r := storage.Receipt{RoomID: roomID, UserID: uid, Type: ephem.ReadReceipt, EventID: eventID, TS: now().UnixMilli()}
+	r := storage.Receipt{RoomID: roomID, UserID: uid, Type: ephemeral.ReadReceipt, EventID: eventID, TS: now().UnixMilli()}
 	if err := s.store.PutReceipt(ctx, r); err != nil {
 		return fmt.Errorf("homeserver: mark read: %w", err)
 	}
@@ -155,7 +155,7 @@ func (s *Server) ReadBy(ctx context.Context, roomID, eventID string) ([]Receipt,
 		}
 	}
 	var out []Receipt
-	for _, r := range ephem.Readers(eventID, ev.Depth, all, depths) {
+	for _, r := range ephemeral.Readers(eventID, ev.Depth, all, depths) {
 		out = append(out, Receipt{RoomID: r.RoomID, EventID: r.EventID, UserID: r.UserID, Timestamp: time.UnixMilli(r.TS)})
 	}
 	return out, nil
@@ -242,7 +242,7 @@ func (s *Server) otherServers(ctx context.Context, roomID string) ([]string, err
 
 // flushReceipts queues one m.receipt EDU: the Coalescer's flush.
 func (s *Server) flushReceipts(dest, roomID string, rs []storage.Receipt) {
-	edu, err := ephem.EncodeReceipts(roomID, rs)
+	edu, err := ephemeral.EncodeReceipts(roomID, rs)
 	if err != nil {
 		s.log.Warn("could not encode receipts", "room_id", roomID, "err", err)
 		return
@@ -257,8 +257,8 @@ func (s *Server) flushReceipts(dest, roomID string, rs []storage.Receipt) {
 }
 
 // sendTyping queues an m.typing EDU for every other server in the room.
-func (s *Server) sendTyping(u ephem.TypingUpdate) {
-	edu, err := ephem.EncodeTyping(u)
+func (s *Server) sendTyping(u ephemeral.TypingUpdate) {
+	edu, err := ephemeral.EncodeTyping(u)
 	if err != nil {
 		s.log.Warn("could not encode typing", "room_id", u.RoomID, "err", err)
 		return
@@ -280,26 +280,26 @@ func (s *Server) sendTyping(u ephem.TypingUpdate) {
 
 // onEDUs handles the EDUs of an inbound transaction: federation's OnEDUs.
 // Bad EDUs and refused receipts are logged and dropped; /send still
-// answers 200. At most ephem.MaxReceiptsPerEDU receipts of the whole
+// answers 200. At most ephemeral.MaxReceiptsPerEDU receipts of the whole
 // transaction are looked at, so its EDUs cannot make /send slow.
 func (s *Server) onEDUs(ctx context.Context, origin spec.ServerName, edus []json.RawMessage) {
-	budget := ephem.MaxReceiptsPerEDU
+	budget := ephemeral.MaxReceiptsPerEDU
 	for _, raw := range edus {
-		e, err := ephem.DecodeEDU(raw)
+		e, err := ephemeral.DecodeEDU(raw)
 		if err != nil {
 			s.log.Debug("dropping malformed EDU", "origin", origin, "err", err)
 			continue
 		}
 		switch e.Type {
-		case ephem.TypeReceipt:
+		case ephemeral.TypeReceipt:
 			if s.eph.receipts {
 				budget -= s.receiveReceipts(ctx, origin, e.Content, budget)
 			}
-		case ephem.TypeTyping:
+		case ephemeral.TypeTyping:
 			if s.eph.typing {
 				s.receiveTyping(ctx, origin, e.Content)
 			}
-		case ephem.TypePresence:
+		case ephemeral.TypePresence:
 			if s.eph.presence {
 				s.receivePresence(ctx, origin, e.Content)
 			}
@@ -312,7 +312,7 @@ func (s *Server) onEDUs(ctx context.Context, origin spec.ServerName, edus []json
 // it looked at.
 // https://spec.matrix.org/v1.16/server-server-api/#receipts
 func (s *Server) receiveReceipts(ctx context.Context, origin spec.ServerName, content []byte, limit int) int {
-	rs, skipped, err := ephem.DecodeReceipts(content)
+	rs, skipped, err := ephemeral.DecodeReceipts(content)
 	if len(rs) > limit {
 		skipped += len(rs) - max(limit, 0)
 		rs = rs[:max(limit, 0)]
@@ -321,11 +321,11 @@ func (s *Server) receiveReceipts(ctx context.Context, origin spec.ServerName, co
 		s.log.Debug("m.receipt entries dropped", "origin", origin, "skipped", skipped, "err", err)
 	}
 	for _, r := range rs {
-		if err := ephem.Admit(ctx, roomView{s}, origin, r.RoomID, r.UserID); err != nil {
+		if err := ephemeral.Admit(ctx, roomView{s}, origin, r.RoomID, r.UserID); err != nil {
 			s.log.Info("refused receipt", "origin", origin, "room_id", r.RoomID, "user_id", r.UserID, "err", err)
 			continue
 		}
-		r.TS = ephem.ClampTS(r.TS, now().UnixMilli())
+		r.TS = ephemeral.ClampTS(r.TS, now().UnixMilli())
 		if err := s.store.PutReceipt(ctx, r); err != nil {
 			s.log.Warn("could not store receipt", "origin", origin, "room_id", r.RoomID, "err", err)
 			continue
@@ -341,12 +341,12 @@ func (s *Server) receiveReceipts(ctx context.Context, origin spec.ServerName, co
 // receiveTyping applies an m.typing EDU that passes the checks.
 // https://spec.matrix.org/v1.16/server-server-api/#typing-notifications
 func (s *Server) receiveTyping(ctx context.Context, origin spec.ServerName, content []byte) {
-	u, err := ephem.DecodeTyping(content)
+	u, err := ephemeral.DecodeTyping(content)
 	if err != nil {
 		s.log.Debug("dropping m.typing", "origin", origin, "err", err)
 		return
 	}
-	if err := ephem.Admit(ctx, roomView{s}, origin, u.RoomID, u.UserID); err != nil {
+	if err := ephemeral.Admit(ctx, roomView{s}, origin, u.RoomID, u.UserID); err != nil {
 		s.log.Info("refused typing", "origin", origin, "room_id", u.RoomID, "user_id", u.UserID, "err", err)
 		return
 	}
@@ -357,7 +357,7 @@ func (s *Server) receiveTyping(ctx context.Context, origin spec.ServerName, cont
 // the rooms engine.
 type roomView struct{ s *Server }
 
-var _ ephem.RoomView = roomView{}
+var _ ephemeral.RoomView = roomView{}
 
 // Membership returns the user's membership in the room's current state.
 func (v roomView) Membership(ctx context.Context, roomID, userID string) (string, error) {
