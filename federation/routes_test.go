@@ -1,0 +1,68 @@
+package federation
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"slices"
+	"testing"
+)
+
+// servedRoutes lists every route the server serves: a path with its
+// variables filled in, and the methods it takes.
+func servedRoutes(s *Server) map[string][]string {
+	vars := regexp.MustCompile(`\{[^}]*\}`)
+	out := map[string][]string{}
+	for tpl, methods := range s.methods {
+		path := vars.ReplaceAllString(tpl, "x")
+		for m := range methods {
+			out[path] = append(out[path], m)
+		}
+	}
+	return out
+}
+
+// https://spec.matrix.org/v1.16/client-server-api/#common-error-codes (M_UNRECOGNIZED: 405 or 404)
+func TestWrongMethodAndUnknownPath(t *testing.T) {
+	s := NewServer(ServerConfig{Identity: &Identity{ServerName: "hs.test"}})
+	routes := servedRoutes(s)
+	if len(routes) < 18 {
+		t.Fatalf("only %d routes found: %v", len(routes), routes)
+	}
+	all := []string{http.MethodGet, http.MethodPut, http.MethodPost, http.MethodDelete, http.MethodPatch}
+	check := func(t *testing.T, method, path string, status int) {
+		t.Helper()
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, httptest.NewRequest(method, path, nil))
+		var body struct {
+			ErrCode string `json:"errcode"`
+		}
+		_ = json.Unmarshal(w.Body.Bytes(), &body)
+		if w.Code != status || body.ErrCode != CodeUnrecognized {
+			t.Errorf("%s %s: %d %q, want %d M_UNRECOGNIZED", method, path, w.Code, w.Body.String(), status)
+		}
+	}
+	for path, methods := range routes {
+		t.Run(path, func(t *testing.T) {
+			for _, m := range all {
+				if !slices.Contains(methods, m) {
+					check(t, m, path, http.StatusMethodNotAllowed)
+				}
+			}
+		})
+	}
+	unknown := map[string]string{
+		"unknown federation endpoint": "/_matrix/federation/v1/no_such_thing",
+		"unknown version":             "/_matrix/federation/v9/send/x",
+		"unknown key endpoint":        "/_matrix/key/v2/nope",
+		"extra path segment":          "/_matrix/federation/v1/version/extra",
+		"outside the APIs":            "/something/else",
+	}
+	for name, path := range unknown {
+		t.Run(name, func(t *testing.T) {
+			check(t, http.MethodGet, path, http.StatusNotFound)
+			check(t, http.MethodPut, path, http.StatusNotFound)
+		})
+	}
+}
