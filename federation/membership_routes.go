@@ -120,7 +120,21 @@ func (s *Server) makeJoin(ctx context.Context, req *request) (any, error) {
 	if err != nil {
 		return nil, roomError(err)
 	}
-	return map[string]any{"event": proto, "room_version": version}, nil
+	return map[string]any{"event": s.template(proto), "room_version": version}, nil
+}
+
+// template is a make_join / make_leave answer's event: the proto event
+// with origin (this server) and origin_server_ts (now, in ms), as Synapse
+// sends them. A server that copies the template as it is, then hashes and
+// signs it, gets a well-formed event; the spec's PDU format requires
+// origin_server_ts.
+// https://spec.matrix.org/v1.16/rooms/v10/#event-format
+func (s *Server) template(proto gomatrixserverlib.ProtoEvent) any {
+	return struct {
+		gomatrixserverlib.ProtoEvent
+		Origin         spec.ServerName `json:"origin"`
+		OriginServerTS int64           `json:"origin_server_ts"`
+	}{proto, s.cfg.Identity.ServerName, time.Now().UnixMilli()}
 }
 
 // sendJoin serves PUT /_matrix/federation/v2/send_join/{roomID}/{eventID}.
@@ -154,7 +168,7 @@ func (s *Server) makeLeave(ctx context.Context, req *request) (any, error) {
 	if err != nil {
 		return nil, roomError(err)
 	}
-	return map[string]any{"event": proto, "room_version": version}, nil
+	return map[string]any{"event": s.template(proto), "room_version": version}, nil
 }
 
 // sendLeave serves PUT /_matrix/federation/v2/send_leave/{roomID}/{eventID}.
