@@ -1,0 +1,222 @@
+package homeserver
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/embedmatrix/homeserver/storage"
+	"github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/fclient"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/tidwall/gjson"
+)
+
+// Federation endpoint hygiene (issue 13): templates, PDU format, v1
+// send_join / send_leave, the E2EE endpoints peers call, dropped EDUs and
+// timestamp_to_event.
+
+// decodeObject decodes JSON keeping numbers exact.
+func decodeObject(t *testing.T, raw []byte) map[string]any {
+	t.Helper()
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	var m map[string]any
+	if err := d.Decode(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// handSign hashes and signs a PDU given as a JSON object whatever its
+// fields hold, as a third server would (gomatrixserverlib's builder will
+// not build a broken event), and returns it with its event ID.
+// https://spec.matrix.org/v1.16/server-server-api/#signing-events
+func handSign(t *testing.T, s signer, version string, ev map[string]any) (json.RawMessage, string) {
+	t.Helper()
+	v := gomatrixserverlib.MustGetRoomVersion(gomatrixserverlib.RoomVersion(version))
+	canonical := func(m any) []byte {
+		b, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := gomatrixserverlib.CanonicalJSON(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	for _, k := range []string{"hashes", "signatures", "unsigned", "event_id"} {
+		delete(ev, k)
+	}
+	sum := sha256.Sum256(canonical(ev))
+	ev["hashes"] = map[string]string{"sha256": base64.RawStdEncoding.EncodeToString(sum[:])}
+	redacted, err := v.RedactEventJSON(canonical(ev))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := gomatrixserverlib.SignJSON(string(s.name), s.keyID, s.key, redacted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev["signatures"] = json.RawMessage(gjson.GetBytes(signed, "signatures").Raw)
+	out := canonical(ev)
+	// The reference hash: the redacted event without signatures.
+	refd := decodeObject(t, redacted)
+	delete(refd, "signatures")
+	ref := sha256.Sum256(canonical(refd))
+	return out, "$" + base64.RawURLEncoding.EncodeToString(ref[:])
+}
+
+// makeTemplate asks a for a make_join or make_leave template for user of p.
+func makeTemplate(t *testing.T, p, a *peer, roomID, user, kind string) (map[string]any, string) {
+	t.Helper()
+	code, body := craft(t, signerOf(p), a, spec.ServerName(a.name), "GET",
+		"/_matrix/federation/v1/make_"+kind+"/"+url.PathEscape(roomID)+"/"+url.PathEscape(p.userID(user))+"?ver=10&ver=11&ver=12", nil, nil)
+	if code != 200 {
+		t.Fatalf("make_%s: %d %v", kind, code, body)
+	}
+	raw, _ := json.Marshal(body["event"])
+	return decodeObject(t, raw), body["room_version"].(string)
+}
+
+// putSend puts a signed event to a's send_join or send_leave (v1 or v2).
+func putSend(t *testing.T, p, a *peer, api, kind string, raw json.RawMessage, roomID, eventID string) (int, []byte) {
+	t.Helper()
+	return craftRaw(t, signerOf(p), a, "PUT", "/_matrix/federation/"+api+"/send_"+kind+"/"+url.PathEscape(roomID)+"/"+url.PathEscape(eventID), raw)
+}
+
+// craftRaw sends an X-Matrix signed request from s to the peer and
+// returns the status and the raw answer (which may be a JSON array).
+func craftRaw(t *testing.T, s signer, to *peer, method, path string, content json.RawMessage) (int, []byte) {
+	t.Helper()
+	fr := fclient.NewFederationRequest(method, s.name, spec.ServerName(to.name), path)
+	if content != nil {
+		if err := fr.SetContent(content); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := fr.Sign(s.name, s.keyID, s.key); err != nil {
+		t.Fatal(err)
+	}
+	req, err := fr.HTTPRequest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.URL.Scheme = "https"
+	req.URL.Host = to.addr
+	req.Host = to.name
+	resp, err := insecureClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, body
+}
+
+// TestMembershipTemplatesCarryOrigin: make_join and make_leave templates
+// carry origin and origin_server_ts, and a join a third party builds by
+// copying the template as it is (as Rocket.Chat does) verifies and is
+// accepted.
+func TestMembershipTemplatesCarryOrigin(t *testing.T) {
+	a, b := twoPeers(t)
+	ctx := context.Background()
+	for _, version := range []string{"10", "12"} {
+		t.Run("v"+version, func(t *testing.T) {
+			roomID, err := a.srv.CreateRoom(ctx, CreateRoomRequest{Creator: "alice", Public: true, Version: version})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, kind := range []string{"join", "leave"} {
+				tpl, v := makeTemplate(t, b, a, roomID, "dave", kind)
+				if v != version {
+					t.Fatalf("room_version %q", v)
+				}
+				if tpl["origin"] != a.name {
+					t.Errorf("make_%s template origin = %v, want %s", kind, tpl["origin"], a.name)
+				}
+				ts, err := tpl["origin_server_ts"].(json.Number).Int64()
+				if err != nil || time.Since(time.UnixMilli(ts)).Abs() > time.Minute {
+					t.Errorf("make_%s template origin_server_ts = %v, want now in ms", kind, tpl["origin_server_ts"])
+				}
+			}
+			tpl, _ := makeTemplate(t, b, a, roomID, "dave", "join")
+			raw, eventID := handSign(t, signerOf(b), version, tpl)
+			code, body := putSend(t, b, a, "v2", "join", raw, roomID, eventID)
+			if code != 200 {
+				t.Fatalf("send_join of the copied template: %d %s", code, body)
+			}
+			ev, err := a.srv.store.Event(ctx, eventID)
+			if err != nil || ev.Status != storage.StatusAccepted {
+				t.Fatalf("the join is not stored as accepted: %+v %v", ev, err)
+			}
+		})
+	}
+}
+
+// TestInboundPDUFormat: a correctly signed PDU missing origin_server_ts,
+// or with it as a string or a float (or another required field broken),
+// is refused by /send under its event ID and by send_join, and never
+// stored as accepted.
+// https://spec.matrix.org/v1.16/rooms/v10/#event-format
+func TestInboundPDUFormat(t *testing.T) {
+	a, b := twoPeers(t)
+	ctx := context.Background()
+	roomID := sharedRoom(t, a, b, "10")
+	good, err := b.srv.rooms.BuildEvent(ctx, roomID, b.userID("bob"), "m.room.message", nil,
+		map[string]any{"msgtype": "m.text", "body": "broken"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]func(ev map[string]any){
+		"no origin_server_ts":       func(ev map[string]any) { delete(ev, "origin_server_ts") },
+		"origin_server_ts a string": func(ev map[string]any) { ev["origin_server_ts"] = "1700000000000" },
+		"origin_server_ts a float":  func(ev map[string]any) { ev["origin_server_ts"] = json.Number("1700000000000.5") },
+		"no depth":                  func(ev map[string]any) { delete(ev, "depth") },
+		"no type":                   func(ev map[string]any) { delete(ev, "type") },
+		"no content":                func(ev map[string]any) { delete(ev, "content") },
+	}
+	i := 0
+	for name, breakIt := range cases {
+		t.Run("/send: "+name, func(t *testing.T) {
+			i++
+			ev := decodeObject(t, good.JSON())
+			breakIt(ev)
+			raw, eventID := handSign(t, signerOf(b), "10", ev)
+			code, body := craft(t, signerOf(b), a, spec.ServerName(a.name), "PUT",
+				"/_matrix/federation/v1/send/broken-"+string(rune('a'+i)), map[string]any{"origin": b.name, "origin_server_ts": 1, "pdus": []json.RawMessage{raw}}, nil)
+			if code != 200 {
+				t.Fatalf("/send must answer 200: %d %v", code, body)
+			}
+			res, _ := body["pdus"].(map[string]any)[eventID].(map[string]any)
+			if res == nil || res["error"] == nil || res["error"] == "" {
+				t.Fatalf("no per-PDU error for %s: %v", eventID, body)
+			}
+			if ev, err := a.srv.store.Event(ctx, eventID); err == nil && ev.Status == storage.StatusAccepted {
+				t.Fatal("stored as accepted")
+			}
+		})
+	}
+	sendState(t, a, roomID, "alice", "m.room.join_rules", "", map[string]string{"join_rule": "public"})
+	for name, breakIt := range cases {
+		t.Run("send_join: "+name, func(t *testing.T) {
+			tpl, _ := makeTemplate(t, b, a, roomID, "erin", "join")
+			breakIt(tpl)
+			raw, eventID := handSign(t, signerOf(b), "10", tpl)
+			code, body := putSend(t, b, a, "v2", "join", raw, roomID, eventID)
+			if code != 400 || gjson.GetBytes(body, "errcode").Str != "M_BAD_JSON" {
+				t.Fatalf("got %d %s, want 400 M_BAD_JSON", code, body)
+			}
+			if _, err := a.srv.store.Event(ctx, eventID); err == nil {
+				t.Fatal("the broken join was stored")
+			}
+		})
+	}
+}
