@@ -220,3 +220,74 @@ func TestInboundPDUFormat(t *testing.T) {
 		})
 	}
 }
+
+// TestSendJoinAndLeaveV1: the v1 endpoints run the v2 checks and answer
+// [200, {...}].
+// https://spec.matrix.org/v1.16/server-server-api/#put_matrixfederationv1send_joinroomideventid
+func TestSendJoinAndLeaveV1(t *testing.T) {
+	a, b := twoPeers(t)
+	ctx := context.Background()
+	roomID, err := a.srv.CreateRoom(ctx, CreateRoomRequest{Creator: "alice", Public: true, Version: "10"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(kind string, ev gomatrixserverlib.PDU) (int, []byte) {
+		t.Helper()
+		return putSend(t, b, a, "v1", kind, ev.JSON(), roomID, ev.EventID())
+	}
+	refused := map[string]struct {
+		kind, as, template string
+		mod                func(p *gomatrixserverlib.ProtoEvent)
+		status             int
+	}{
+		"a leave sent to send_join": {"join", "dave", "join", func(p *gomatrixserverlib.ProtoEvent) {
+			p.Content = spec.RawJSON(`{"membership":"leave"}`)
+		}, 400},
+		"a state_key other than the sender": {"join", "dave", "join", func(p *gomatrixserverlib.ProtoEvent) {
+			other := b.userID("erin")
+			p.StateKey = &other
+		}, 400},
+		"a join sent to send_leave": {"leave", "dave", "leave", func(p *gomatrixserverlib.ProtoEvent) {
+			p.Content = spec.RawJSON(`{"membership":"join"}`)
+		}, 400},
+	}
+	for name, c := range refused {
+		t.Run(name, func(t *testing.T) {
+			ev := signedMembership(t, b, a, roomID, c.as, c.template, c.mod)
+			code, body := send(c.kind, ev)
+			if code != c.status || gjson.GetBytes(body, "errcode").Str == "" {
+				t.Fatalf("got %d %s, want %d with an errcode", code, body, c.status)
+			}
+		})
+	}
+	t.Run("a join answers [200, {origin, state, auth_chain}]", func(t *testing.T) {
+		ev := signedMembership(t, b, a, roomID, "frank", "join", nil)
+		code, body := send("join", ev)
+		res := gjson.ParseBytes(body)
+		if code != 200 || !res.IsArray() || res.Get("0").Int() != 200 || res.Get("1.origin").Str != a.name {
+			t.Fatalf("got %d %s", code, body)
+		}
+		if !res.Get(`1.state.#(type=="m.room.create")`).Exists() || len(res.Get("1.auth_chain").Array()) == 0 {
+			t.Fatalf("no state or auth chain: %s", body)
+		}
+		if s, err := a.srv.store.Event(ctx, ev.EventID()); err != nil || s.Status != storage.StatusAccepted {
+			t.Fatalf("join not accepted: %+v %v", s, err)
+		}
+	})
+	t.Run("a leave answers [200, {}]", func(t *testing.T) {
+		ev := signedMembership(t, b, a, roomID, "frank", "leave", nil)
+		code, body := send("leave", ev)
+		if code != 200 || string(body) != `[200,{}]` {
+			t.Fatalf("got %d %s", code, body)
+		}
+		waitMembership(t, a.memberships, b.userID("frank"), "leave")
+	})
+	t.Run("a banned user cannot join", func(t *testing.T) {
+		early := signedMembership(t, b, a, roomID, "mallory", "join", nil)
+		sendState(t, a, roomID, "alice", "m.room.member", b.userID("mallory"), map[string]string{"membership": "ban"})
+		code, body := send("join", early)
+		if code != 403 {
+			t.Fatalf("send_join of a banned user: %d %s", code, body)
+		}
+	})
+}

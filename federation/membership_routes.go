@@ -155,6 +155,20 @@ func (s *Server) sendJoin(ctx context.Context, req *request) (any, error) {
 	}, nil
 }
 
+// v1Answer wraps a v2 answer in the v1 shape, [200, {...}]: the v1
+// send_join and send_leave endpoints are deprecated but still used by
+// older servers and the compliance suite. Errors keep the usual shape.
+// https://spec.matrix.org/v1.16/server-server-api/#put_matrixfederationv1send_joinroomideventid
+func v1Answer(h handler) handler {
+	return func(ctx context.Context, req *request) (any, error) {
+		res, err := h(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		return []any{http.StatusOK, res}, nil
+	}
+}
+
 // makeLeave serves GET /_matrix/federation/v1/make_leave/{roomID}/{userID}.
 func (s *Server) makeLeave(ctx context.Context, req *request) (any, error) {
 	userID, err := userOfOrigin(req)
