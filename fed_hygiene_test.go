@@ -291,3 +291,75 @@ func TestSendJoinAndLeaveV1(t *testing.T) {
 		}
 	})
 }
+
+// TestDevicesAndKeysEndpoints: /user/devices, /user/keys/query and
+// /user/keys/claim answer with the spec's shapes and no devices or keys,
+// for the users the host says exist.
+func TestDevicesAndKeysEndpoints(t *testing.T) {
+	n := newNetwork()
+	a := newPeer(t, n, "hs-a.test", withConfig(func(c *Config) {
+		c.UserExists = func(_ context.Context, local string) (bool, error) { return local == "alice", nil }
+	}))
+	b := newPeer(t, n, "hs-b.test") // no UserExists: every user of b exists
+	ask := func(to *peer, method, path string, content string) (int, gjson.Result) {
+		t.Helper()
+		var c json.RawMessage
+		if content != "" {
+			c = json.RawMessage(content)
+		}
+		from := b
+		if to == b {
+			from = a
+		}
+		code, body := craftRaw(t, signerOf(from), to, method, path, c)
+		return code, gjson.ParseBytes(body)
+	}
+	devices := func(user string) string { return "/_matrix/federation/v1/user/devices/" + url.PathEscape(user) }
+	cases := map[string]struct {
+		to            *peer
+		method, path  string
+		body          string
+		status        int
+		errcode, want string // want: a gjson path that must exist
+	}{
+		"devices of a known user":          {a, "GET", devices("@alice:hs-a.test"), "", 200, "", `devices`},
+		"devices of an unknown user":       {a, "GET", devices("@nobody:hs-a.test"), "", 404, "M_NOT_FOUND", ""},
+		"devices of another server's user": {a, "GET", devices("@bob:hs-b.test"), "", 400, "M_INVALID_PARAM", ""},
+		"devices of a bad user ID":         {a, "GET", devices("not-a-user"), "", 404, "M_NOT_FOUND", ""},
+		"devices with no UserExists":       {b, "GET", devices("@anyone:hs-b.test"), "", 200, "", `devices`},
+		"keys of a known user":             {a, "POST", "/_matrix/federation/v1/user/keys/query", `{"device_keys":{"@alice:hs-a.test":[]}}`, 200, "", `device_keys.@alice:hs-a\.test`},
+		"keys of known and unknown users":  {a, "POST", "/_matrix/federation/v1/user/keys/query", `{"device_keys":{"@alice:hs-a.test":[],"@nobody:hs-a.test":["D"]}}`, 200, "", `device_keys.@alice:hs-a\.test`},
+		"keys of an unknown user":          {a, "POST", "/_matrix/federation/v1/user/keys/query", `{"device_keys":{"@nobody:hs-a.test":[]}}`, 404, "M_NOT_FOUND", ""},
+		"keys of another server's user":    {a, "POST", "/_matrix/federation/v1/user/keys/query", `{"device_keys":{"@bob:hs-b.test":[]}}`, 400, "M_INVALID_PARAM", ""},
+		"keys query without users":         {a, "POST", "/_matrix/federation/v1/user/keys/query", `{}`, 400, "M_MISSING_PARAM", ""},
+		"keys query of the wrong shape":    {a, "POST", "/_matrix/federation/v1/user/keys/query", `{"device_keys":[1]}`, 400, "M_BAD_JSON", ""},
+		"claim one-time keys":              {a, "POST", "/_matrix/federation/v1/user/keys/claim", `{"one_time_keys":{"@alice:hs-a.test":{"D":"signed_curve25519"}}}`, 200, "", `one_time_keys`},
+		"claim for another server's user":  {a, "POST", "/_matrix/federation/v1/user/keys/claim", `{"one_time_keys":{"@bob:hs-b.test":{"D":"signed_curve25519"}}}`, 400, "M_INVALID_PARAM", ""},
+		"claim of the wrong shape":         {a, "POST", "/_matrix/federation/v1/user/keys/claim", `{"one_time_keys":"x"}`, 400, "M_BAD_JSON", ""},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			code, body := ask(c.to, c.method, c.path, c.body)
+			if code != c.status || body.Get("errcode").Str != c.errcode {
+				t.Fatalf("got %d %s, want %d %s", code, body.Raw, c.status, c.errcode)
+			}
+			if c.want != "" && !body.Get(c.want).Exists() {
+				t.Fatalf("%s missing from %s", c.want, body.Raw)
+			}
+		})
+	}
+	t.Run("exact shapes", func(t *testing.T) {
+		_, body := ask(a, "GET", devices("@alice:hs-a.test"), "")
+		if body.Raw != `{"devices":[],"stream_id":0,"user_id":"@alice:hs-a.test"}` {
+			t.Errorf("devices: %s", body.Raw)
+		}
+		_, body = ask(a, "POST", "/_matrix/federation/v1/user/keys/query", `{"device_keys":{"@alice:hs-a.test":[],"@nobody:hs-a.test":[]}}`)
+		if body.Raw != `{"device_keys":{"@alice:hs-a.test":{}},"master_keys":{},"self_signing_keys":{}}` {
+			t.Errorf("keys/query: %s", body.Raw)
+		}
+		_, body = ask(a, "POST", "/_matrix/federation/v1/user/keys/claim", `{"one_time_keys":{}}`)
+		if body.Raw != `{"one_time_keys":{}}` {
+			t.Errorf("keys/claim: %s", body.Raw)
+		}
+	})
+}

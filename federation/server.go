@@ -58,6 +58,10 @@ type ServerConfig struct {
 	// PDUs are processed), each as the raw JSON object {"edu_type",
 	// "content"}. It must not block for long; it runs before /send answers.
 	OnEDUs func(ctx context.Context, origin spec.ServerName, edus []json.RawMessage)
+	// UserExists says whether a local user (by localpart) exists, for the
+	// endpoints that answer about users (/user/devices, /user/keys/query).
+	// Nil means every user ID of this server exists.
+	UserExists func(ctx context.Context, localpart string) (bool, error)
 	// SoftwareVersion is reported by /_matrix/federation/v1/version.
 	SoftwareVersion string
 }
@@ -142,6 +146,9 @@ func (s *Server) routes() *mux.Router {
 	s.handle(r, fed+"/v1/event_auth/{roomID}/{eventID}", get, s.authed(s.eventAuth))
 	s.handle(r, fed+"/v1/backfill/{roomID}", get, s.authed(s.backfill))
 	s.handle(r, fed+"/v1/get_missing_events/{roomID}", post, s.authed(s.missingEvents))
+	s.handle(r, fed+"/v1/user/devices/{userID}", get, s.authed(s.userDevices))
+	s.handle(r, fed+"/v1/user/keys/query", post, s.authed(s.keysQuery))
+	s.handle(r, fed+"/v1/user/keys/claim", post, s.authed(s.keysClaim))
 	return r
 }
 
