@@ -363,3 +363,27 @@ func TestDevicesAndKeysEndpoints(t *testing.T) {
 		}
 	})
 }
+
+// TestE2EEEDUsDropped: m.direct_to_device, m.device_list_update and
+// m.signing_key_update EDUs are accepted and dropped; the transaction
+// carrying them succeeds and its other EDUs are still handled.
+func TestE2EEEDUsDropped(t *testing.T) {
+	a, b := twoPeers(t)
+	roomID := sharedRoom(t, a, b, "10")
+	bob := b.userID("bob")
+	code, body := craft(t, signerOf(b), a, spec.ServerName(a.name), "PUT", "/_matrix/federation/v1/send/e2ee-edus", ephTxn(
+		map[string]any{"edu_type": "m.direct_to_device", "content": map[string]any{"sender": bob, "type": "m.room_key_request", "message_id": "m1",
+			"messages": map[string]any{a.userID("alice"): map[string]any{"*": map[string]any{}}}}},
+		map[string]any{"edu_type": "m.device_list_update", "content": map[string]any{"user_id": bob, "device_id": "D", "stream_id": 1, "prev_id": []int{}, "deleted": false}},
+		map[string]any{"edu_type": "m.signing_key_update", "content": map[string]any{"user_id": bob}},
+		map[string]any{"edu_type": "m.device_list_update", "content": "not even an object"},
+		typingEDU(roomID, bob, true),
+	), nil)
+	if code != 200 {
+		t.Fatalf("/send with E2EE EDUs: %d %v", code, body)
+	}
+	if pdus, ok := body["pdus"].(map[string]any); !ok || len(pdus) != 0 {
+		t.Fatalf("answer %v, want empty pdus", body)
+	}
+	expect(t, "bob's typing, after the dropped EDUs", a.typing, func(ty Typing) bool { return ty.UserID == bob && ty.Typing })
+}

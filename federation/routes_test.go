@@ -66,3 +66,21 @@ func TestWrongMethodAndUnknownPath(t *testing.T) {
 		})
 	}
 }
+
+func TestDropE2EEEDUs(t *testing.T) {
+	s := NewServer(ServerConfig{Identity: &Identity{ServerName: "hs.test"}})
+	in := []json.RawMessage{
+		json.RawMessage(`{"edu_type":"m.direct_to_device","content":{}}`),
+		json.RawMessage(`{"edu_type":"m.typing","content":{}}`),
+		json.RawMessage(`{"edu_type":"m.device_list_update","content":{}}`),
+		json.RawMessage(`{"edu_type":"m.signing_key_update","content":{}}`),
+		json.RawMessage(`{"edu_type":"m.receipt","content":{}}`),
+	}
+	out := s.dropE2EEEDUs("peer.test", in)
+	if len(out) != 2 || string(out[0]) != string(in[1]) || string(out[1]) != string(in[4]) {
+		t.Fatalf("kept %s, want the typing and receipt EDUs", out)
+	}
+	if len(in) != 5 || string(in[0]) != `{"edu_type":"m.direct_to_device","content":{}}` {
+		t.Fatal("the input was changed")
+	}
+}
