@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/url"
+	"strconv"
 	"testing"
 	"time"
 
@@ -386,4 +387,79 @@ func TestE2EEEDUsDropped(t *testing.T) {
 		t.Fatalf("answer %v, want empty pdus", body)
 	}
 	expect(t, "bob's typing, after the dropped EDUs", a.typing, func(ty Typing) bool { return ty.UserID == bob && ty.Typing })
+}
+
+// TestTimestampToEvent: the closest event at or after (dir=f) or at or
+// before (dir=b) a timestamp; 404 when there is none; 400 for a bad ts or
+// dir; only for a server in the room.
+// https://spec.matrix.org/v1.16/server-server-api/#get_matrixfederationv1timestamp_to_eventroomid
+func TestTimestampToEvent(t *testing.T) {
+	a, b, c := threePeers(t)
+	ctx := context.Background()
+	roomID := sharedRoom(t, a, b, "10")
+	var ids []string
+	var tss []int64
+	for _, body := range []string{"one", "two", "three"} {
+		time.Sleep(5 * time.Millisecond) // distinct timestamps
+		id := say(t, a, b, roomID, "alice", body)
+		ev, err := a.srv.store.Event(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids, tss = append(ids, id), append(tss, ev.OriginServerTS)
+		time.Sleep(5 * time.Millisecond)
+	}
+	first, err := a.srv.store.RoomEvents(ctx, roomID, 0, 1)
+	if err != nil || len(first) != 1 {
+		t.Fatal(err)
+	}
+	path := func(room, query string) string {
+		return "/_matrix/federation/v1/timestamp_to_event/" + url.PathEscape(room) + "?" + query
+	}
+	q := func(ts int64, dir string) string { return "ts=" + strconv.FormatInt(ts, 10) + "&dir=" + dir }
+	cases := map[string]struct {
+		from    *peer
+		path    string
+		status  int
+		errcode string
+		eventID string
+	}{
+		"forward from the start is the create event": {b, path(roomID, q(0, "f")), 200, "", first[0].EventID},
+		"forward at a message's ts":                  {b, path(roomID, q(tss[1], "f")), 200, "", ids[1]},
+		"forward just after a message":               {b, path(roomID, q(tss[1]+1, "f")), 200, "", ids[2]},
+		"backward at a message's ts":                 {b, path(roomID, q(tss[1], "b")), 200, "", ids[1]},
+		"backward just before a message":             {b, path(roomID, q(tss[1]-1, "b")), 200, "", ids[0]},
+		"backward from the future is the last":       {b, path(roomID, q(tss[2]+3600_000, "b")), 200, "", ids[2]},
+		"forward into the future: none":              {b, path(roomID, q(tss[2]+3600_000, "f")), 404, "M_NOT_FOUND", ""},
+		"backward before the room: none":             {b, path(roomID, q(1, "b")), 404, "M_NOT_FOUND", ""},
+		"bad dir":                                    {b, path(roomID, "ts=1&dir=x"), 400, "M_INVALID_PARAM", ""},
+		"no dir":                                     {b, path(roomID, "ts=1"), 400, "M_INVALID_PARAM", ""},
+		"ts not a number":                            {b, path(roomID, "ts=soon&dir=f"), 400, "M_INVALID_PARAM", ""},
+		"no ts":                                      {b, path(roomID, "dir=f"), 400, "M_INVALID_PARAM", ""},
+		"a server not in the room":                   {c, path(roomID, q(0, "f")), 403, "M_FORBIDDEN", ""},
+		"an unknown room":                            {b, path("!nope:hs-a.test", q(0, "f")), 404, "M_NOT_FOUND", ""},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			code, body := craft(t, signerOf(tc.from), a, spec.ServerName(a.name), "GET", tc.path, nil, nil)
+			if code != tc.status || (tc.errcode != "" && body["errcode"] != tc.errcode) {
+				t.Fatalf("got %d %v, want %d %s", code, body, tc.status, tc.errcode)
+			}
+			if tc.eventID != "" && body["event_id"] != tc.eventID {
+				t.Fatalf("event_id %v, want %s", body["event_id"], tc.eventID)
+			}
+			if tc.eventID != "" {
+				if _, ok := body["origin_server_ts"].(float64); !ok {
+					t.Fatalf("no origin_server_ts: %v", body)
+				}
+			}
+		})
+	}
+	t.Run("the room's ACL applies", func(t *testing.T) {
+		sendState(t, a, roomID, "alice", "m.room.server_acl", "", map[string]any{"allow": []string{"*"}, "deny": []string{b.name}})
+		code, body := craft(t, signerOf(b), a, spec.ServerName(a.name), "GET", path(roomID, q(0, "f")), nil, nil)
+		if code != 403 {
+			t.Fatalf("got %d %v, want 403", code, body)
+		}
+	})
 }

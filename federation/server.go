@@ -146,6 +146,7 @@ func (s *Server) routes() *mux.Router {
 	s.handle(r, fed+"/v1/event_auth/{roomID}/{eventID}", get, s.authed(s.eventAuth))
 	s.handle(r, fed+"/v1/backfill/{roomID}", get, s.authed(s.backfill))
 	s.handle(r, fed+"/v1/get_missing_events/{roomID}", post, s.authed(s.missingEvents))
+	s.handle(r, fed+"/v1/timestamp_to_event/{roomID}", get, s.authed(s.timestampToEvent))
 	s.handle(r, fed+"/v1/user/devices/{userID}", get, s.authed(s.userDevices))
 	s.handle(r, fed+"/v1/user/keys/query", post, s.authed(s.keysQuery))
 	s.handle(r, fed+"/v1/user/keys/claim", post, s.authed(s.keysClaim))
