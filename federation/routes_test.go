@@ -27,7 +27,7 @@ func servedRoutes(s *Server) map[string][]string {
 func TestWrongMethodAndUnknownPath(t *testing.T) {
 	s := NewServer(ServerConfig{Identity: &Identity{ServerName: "hs.test"}})
 	routes := servedRoutes(s)
-	if len(routes) < 18 {
+	if len(routes) < 24 {
 		t.Fatalf("only %d routes found: %v", len(routes), routes)
 	}
 	all := []string{http.MethodGet, http.MethodPut, http.MethodPost, http.MethodDelete, http.MethodPatch}
