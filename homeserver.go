@@ -118,6 +118,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		OnUnknownRoomPDU: s.onOutOfRoomPDU,
 		OnOriginSeen:     s.sender.Retry,
 		OnEDUs:           s.onEDUs,
+		UserExists:       cfg.UserExists,
 	})
 	if err := s.sender.Start(ctx); err != nil {
 		s.Close()

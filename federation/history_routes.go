@@ -172,3 +172,28 @@ func (s *Server) missingEvents(ctx context.Context, req *request) (any, error) {
 type remoteTxn struct {
 	PDUs []json.RawMessage `json:"pdus"`
 }
+
+// timestampToEvent serves GET
+// /_matrix/federation/v1/timestamp_to_event/{roomID}?ts=&dir=f|b: the
+// closest event the origin may see at or after (f) or before (b) ts.
+// https://spec.matrix.org/v1.16/server-server-api/#get_matrixfederationv1timestamp_to_eventroomid
+func (s *Server) timestampToEvent(ctx context.Context, req *request) (any, error) {
+	roomID, err := s.roomRequest(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	q := req.http.URL.Query()
+	ts, err := strconv.ParseInt(q.Get("ts"), 10, 64)
+	if err != nil || ts < 0 {
+		return nil, errorf(http.StatusBadRequest, CodeInvalidParam, "ts must be a timestamp in milliseconds")
+	}
+	dir := q.Get("dir")
+	if dir != "f" && dir != "b" {
+		return nil, errorf(http.StatusBadRequest, CodeInvalidParam, "dir must be f or b")
+	}
+	eventID, originTS, err := s.cfg.Rooms.ClosestEvent(ctx, req.origin, roomID, ts, dir == "f")
+	if err != nil {
+		return nil, roomError(err)
+	}
+	return map[string]any{"event_id": eventID, "origin_server_ts": originTS}, nil
+}

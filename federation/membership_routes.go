@@ -120,7 +120,21 @@ func (s *Server) makeJoin(ctx context.Context, req *request) (any, error) {
 	if err != nil {
 		return nil, roomError(err)
 	}
-	return map[string]any{"event": proto, "room_version": version}, nil
+	return map[string]any{"event": s.template(proto), "room_version": version}, nil
+}
+
+// template is a make_join / make_leave answer's event: the proto event
+// with origin (this server) and origin_server_ts (now, in ms), as Synapse
+// sends them. A server that copies the template as it is, then hashes and
+// signs it, gets a well-formed event; the spec's PDU format requires
+// origin_server_ts.
+// https://spec.matrix.org/v1.16/rooms/v10/#event-format
+func (s *Server) template(proto gomatrixserverlib.ProtoEvent) any {
+	return struct {
+		gomatrixserverlib.ProtoEvent
+		Origin         spec.ServerName `json:"origin"`
+		OriginServerTS int64           `json:"origin_server_ts"`
+	}{proto, s.cfg.Identity.ServerName, time.Now().UnixMilli()}
 }
 
 // sendJoin serves PUT /_matrix/federation/v2/send_join/{roomID}/{eventID}.
@@ -141,6 +155,20 @@ func (s *Server) sendJoin(ctx context.Context, req *request) (any, error) {
 	}, nil
 }
 
+// v1Answer wraps a v2 answer in the v1 shape, [200, {...}]: the v1
+// send_join and send_leave endpoints are deprecated but still used by
+// older servers and the compliance suite. Errors keep the usual shape.
+// https://spec.matrix.org/v1.16/server-server-api/#put_matrixfederationv1send_joinroomideventid
+func v1Answer(h handler) handler {
+	return func(ctx context.Context, req *request) (any, error) {
+		res, err := h(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		return []any{http.StatusOK, res}, nil
+	}
+}
+
 // makeLeave serves GET /_matrix/federation/v1/make_leave/{roomID}/{userID}.
 func (s *Server) makeLeave(ctx context.Context, req *request) (any, error) {
 	userID, err := userOfOrigin(req)
@@ -154,7 +182,7 @@ func (s *Server) makeLeave(ctx context.Context, req *request) (any, error) {
 	if err != nil {
 		return nil, roomError(err)
 	}
-	return map[string]any{"event": proto, "room_version": version}, nil
+	return map[string]any{"event": s.template(proto), "room_version": version}, nil
 }
 
 // sendLeave serves PUT /_matrix/federation/v2/send_leave/{roomID}/{eventID}.

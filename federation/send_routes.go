@@ -12,7 +12,34 @@ import (
 	"github.com/embedmatrix/homeserver/rooms"
 	"github.com/embedmatrix/homeserver/storage"
 	"github.com/matrix-org/gomatrixserverlib/fclient"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/tidwall/gjson"
 )
+
+// droppedEDUs are the EDU types of end-to-end encryption, which this
+// server (no devices, no keys) accepts and drops: peers send them to
+// every server sharing a room with their users, encrypted or not.
+// https://spec.matrix.org/v1.16/server-server-api/#send-to-device-messaging
+// https://spec.matrix.org/v1.16/server-server-api/#device-management
+var droppedEDUs = map[string]bool{
+	"m.direct_to_device":   true,
+	"m.device_list_update": true,
+	"m.signing_key_update": true,
+}
+
+// dropE2EEEDUs returns the EDUs without those of droppedEDUs, each
+// dropped one logged at debug level.
+func (s *Server) dropE2EEEDUs(origin spec.ServerName, edus []json.RawMessage) []json.RawMessage {
+	out := edus[:0:0]
+	for _, e := range edus {
+		if t := gjson.GetBytes(e, "edu_type").Str; droppedEDUs[t] {
+			s.log.Debug("dropping EDU", "origin", origin, "edu_type", t)
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
 
 // send serves PUT /_matrix/federation/v1/send/{txnID}. It always answers
 // 200 with a result per PDU once the transaction is well-formed: a bad PDU
@@ -63,8 +90,8 @@ func (s *Server) send(ctx context.Context, req *request) (any, error) {
 		}
 		res.PDUs[eventID] = fclient.PDUResult{}
 	}
-	if len(body.EDUs) > 0 && s.cfg.OnEDUs != nil {
-		s.cfg.OnEDUs(ctx, req.origin, body.EDUs)
+	if edus := s.dropE2EEEDUs(req.origin, body.EDUs); len(edus) > 0 && s.cfg.OnEDUs != nil {
+		s.cfg.OnEDUs(ctx, req.origin, edus)
 	}
 	out, err := json.Marshal(res)
 	if err != nil {

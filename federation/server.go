@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/embedmatrix/homeserver/rooms"
@@ -55,6 +58,10 @@ type ServerConfig struct {
 	// PDUs are processed), each as the raw JSON object {"edu_type",
 	// "content"}. It must not block for long; it runs before /send answers.
 	OnEDUs func(ctx context.Context, origin spec.ServerName, edus []json.RawMessage)
+	// UserExists says whether a local user (by localpart) exists, for the
+	// endpoints that answer about users (/user/devices, /user/keys/query).
+	// Nil means every user ID of this server exists.
+	UserExists func(ctx context.Context, localpart string) (bool, error)
 	// SoftwareVersion is reported by /_matrix/federation/v1/version.
 	SoftwareVersion string
 }
@@ -64,6 +71,8 @@ type Server struct {
 	cfg    ServerConfig
 	log    *slog.Logger
 	router *mux.Router
+	// methods holds the handler of each method a path template takes.
+	methods map[string]map[string]http.Handler
 }
 
 // NewServer returns a Server.
@@ -111,30 +120,60 @@ func (s *Server) routes() *mux.Router {
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, errorf(http.StatusNotFound, CodeUnrecognized, "unrecognized request"))
 	})
-	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		writeError(w, errorf(http.StatusMethodNotAllowed, CodeUnrecognized, "method not allowed"))
-	})
-	r.HandleFunc("/.well-known/matrix/server", s.wellKnown).Methods(http.MethodGet)
-	r.HandleFunc("/_matrix/key/v2/server", s.serverKeys).Methods(http.MethodGet)
-	r.HandleFunc("/_matrix/key/v2/server/{keyID}", s.serverKeys).Methods(http.MethodGet)
-	r.HandleFunc("/_matrix/key/v2/query/{serverName}", s.notaryGet).Methods(http.MethodGet)
-	r.HandleFunc("/_matrix/key/v2/query", s.notaryPost).Methods(http.MethodPost)
-	r.HandleFunc("/_matrix/federation/v1/version", s.version).Methods(http.MethodGet)
+	s.methods = map[string]map[string]http.Handler{}
+	get := http.MethodGet
+	put := http.MethodPut
+	post := http.MethodPost
+	s.handle(r, "/.well-known/matrix/server", get, http.HandlerFunc(s.wellKnown))
+	s.handle(r, "/_matrix/key/v2/server", get, http.HandlerFunc(s.serverKeys))
+	s.handle(r, "/_matrix/key/v2/server/{keyID}", get, http.HandlerFunc(s.serverKeys))
+	s.handle(r, "/_matrix/key/v2/query/{serverName}", get, http.HandlerFunc(s.notaryGet))
+	s.handle(r, "/_matrix/key/v2/query", post, http.HandlerFunc(s.notaryPost))
 
-	fed := r.PathPrefix("/_matrix/federation").Subrouter()
-	fed.Handle("/v1/send/{txnID}", s.authed(s.send)).Methods(http.MethodPut)
-	fed.Handle("/v2/invite/{roomID}/{eventID}", s.authed(s.invite)).Methods(http.MethodPut)
-	fed.Handle("/v1/make_join/{roomID}/{userID}", s.authed(s.makeJoin)).Methods(http.MethodGet)
-	fed.Handle("/v2/send_join/{roomID}/{eventID}", s.authed(s.sendJoin)).Methods(http.MethodPut)
-	fed.Handle("/v1/make_leave/{roomID}/{userID}", s.authed(s.makeLeave)).Methods(http.MethodGet)
-	fed.Handle("/v1/event/{eventID}", s.authed(s.event)).Methods(http.MethodGet)
-	fed.Handle("/v1/state/{roomID}", s.authed(s.state)).Methods(http.MethodGet)
-	fed.Handle("/v1/state_ids/{roomID}", s.authed(s.stateIDs)).Methods(http.MethodGet)
-	fed.Handle("/v1/event_auth/{roomID}/{eventID}", s.authed(s.eventAuth)).Methods(http.MethodGet)
-	fed.Handle("/v1/backfill/{roomID}", s.authed(s.backfill)).Methods(http.MethodGet)
-	fed.Handle("/v1/get_missing_events/{roomID}", s.authed(s.missingEvents)).Methods(http.MethodPost)
-	fed.Handle("/v2/send_leave/{roomID}/{eventID}", s.authed(s.sendLeave)).Methods(http.MethodPut)
+	const fed = "/_matrix/federation"
+	s.handle(r, fed+"/v1/version", get, http.HandlerFunc(s.version))
+	s.handle(r, fed+"/v1/send/{txnID}", put, s.authed(s.send))
+	s.handle(r, fed+"/v2/invite/{roomID}/{eventID}", put, s.authed(s.invite))
+	s.handle(r, fed+"/v1/make_join/{roomID}/{userID}", get, s.authed(s.makeJoin))
+	s.handle(r, fed+"/v2/send_join/{roomID}/{eventID}", put, s.authed(s.sendJoin))
+	s.handle(r, fed+"/v1/make_leave/{roomID}/{userID}", get, s.authed(s.makeLeave))
+	s.handle(r, fed+"/v2/send_leave/{roomID}/{eventID}", put, s.authed(s.sendLeave))
+	s.handle(r, fed+"/v1/send_join/{roomID}/{eventID}", put, s.authed(v1Answer(s.sendJoin)))
+	s.handle(r, fed+"/v1/send_leave/{roomID}/{eventID}", put, s.authed(v1Answer(s.sendLeave)))
+	s.handle(r, fed+"/v1/event/{eventID}", get, s.authed(s.event))
+	s.handle(r, fed+"/v1/state/{roomID}", get, s.authed(s.state))
+	s.handle(r, fed+"/v1/state_ids/{roomID}", get, s.authed(s.stateIDs))
+	s.handle(r, fed+"/v1/event_auth/{roomID}/{eventID}", get, s.authed(s.eventAuth))
+	s.handle(r, fed+"/v1/backfill/{roomID}", get, s.authed(s.backfill))
+	s.handle(r, fed+"/v1/get_missing_events/{roomID}", post, s.authed(s.missingEvents))
+	s.handle(r, fed+"/v1/timestamp_to_event/{roomID}", get, s.authed(s.timestampToEvent))
+	s.handle(r, fed+"/v1/user/devices/{userID}", get, s.authed(s.userDevices))
+	s.handle(r, fed+"/v1/user/keys/query", post, s.authed(s.keysQuery))
+	s.handle(r, fed+"/v1/user/keys/claim", post, s.authed(s.keysClaim))
 	return r
+}
+
+// handle serves path for one method (called once per method a path
+// takes). Routes match on the path alone and the method is checked here,
+// so that a path we serve asked with another method answers 405
+// M_UNRECOGNIZED: gorilla/mux answers 404 when another route's path also
+// matched or the route is under a subrouter.
+// https://spec.matrix.org/v1.16/client-server-api/#common-error-codes
+func (s *Server) handle(r *mux.Router, path, method string, h http.Handler) {
+	byMethod, ok := s.methods[path]
+	if !ok {
+		byMethod = map[string]http.Handler{}
+		s.methods[path] = byMethod
+		r.Handle(path, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			if h, ok := byMethod[req.Method]; ok {
+				h.ServeHTTP(w, req)
+				return
+			}
+			w.Header().Set("Allow", strings.Join(slices.Sorted(maps.Keys(byMethod)), ", "))
+			writeError(w, errorf(http.StatusMethodNotAllowed, CodeUnrecognized, "%s is not served on this path", req.Method))
+		}))
+	}
+	byMethod[method] = h
 }
 
 // request is an authenticated federation request.

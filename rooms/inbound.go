@@ -16,9 +16,10 @@ import (
 // MaxPDUSize is the largest PDU accepted, in bytes of JSON (spec: 65536).
 const MaxPDUSize = 65536
 
-// Parse decodes an untrusted PDU of a given room version: canonical JSON
-// where the version requires it, size and field limits, and the content
-// hash (an event whose hash does not match is redacted, as the spec says).
+// Parse decodes an untrusted PDU of a given room version: the fields the
+// PDU format requires with their JSON types, canonical JSON where the
+// version requires it, size and field limits, and the content hash (an
+// event whose hash does not match is redacted, as the spec says).
 func Parse(version string, raw []byte) (gomatrixserverlib.PDU, error) {
 	v, err := Version(version)
 	if err != nil {
@@ -26,6 +27,9 @@ func Parse(version string, raw []byte) (gomatrixserverlib.PDU, error) {
 	}
 	if len(raw) > MaxPDUSize {
 		return nil, fmt.Errorf("%w: PDU is %d bytes, over %d", ErrBadEvent, len(raw), MaxPDUSize)
+	}
+	if err := checkFormat(v, raw); err != nil {
+		return nil, err
 	}
 	ev, err := v.NewEventFromUntrustedJSON(raw)
 	if err != nil {
@@ -97,7 +101,10 @@ func (e *Engine) ProcessInbound(ctx context.Context, origin spec.ServerName, raw
 	}
 	ev, err := Parse(string(v.Version()), raw)
 	if err != nil {
-		return "", err
+		// Name the refused PDU when its ID can be computed, so the
+		// sender's /send answer says why.
+		id, _ := EventIDOf(string(v.Version()), raw)
+		return id, err
 	}
 	if ev.RoomID().String() != roomID {
 		return ev.EventID(), fmt.Errorf("%w: room ID mismatch", ErrBadEvent)
