@@ -17,7 +17,7 @@ import (
 // Dendrite. Either way it shows both messages deleted with no body and
 // the kept one whole.
 func TestRich09_LateJoinerGetsRedacted(t *testing.T) {
-	richVersions(t, func(t *testing.T, r *room, version string) {
+	richVersions(t, func(t *testing.T, r *room, _ string) {
 		bob := r.remote
 		r.promote(t, bob.UserID) // bob may invite (our rooms: invite at 50)
 		kept := r.send(t, homeserver.MessageContent{Body: "this one stays"})
@@ -35,7 +35,7 @@ func TestRich09_LateJoinerGetsRedacted(t *testing.T) {
 		}
 		r.deletedHere(t, ours)
 		r.deletedHere(t, theirs)
-		r.ourRedactionOnDendrite(t, version, ours, ourRed)
+		r.ourRedactionOnDendrite(t, ours, ourRed)
 		r.redactedOnDendrite(t, theirs, theirRed)
 		r.dendriteToOur(t, "after the deletions "+randomString(4))
 

@@ -2,7 +2,6 @@ package interop
 
 import (
 	"errors"
-	"os"
 	"slices"
 	"testing"
 	"time"
@@ -85,9 +84,6 @@ func TestRich05_OwnDeletion(t *testing.T) {
 				t.Fatalf("our Redact of our own message: %v", err)
 			}
 			r.deletedHere(t, id)
-			if !ourRedactionsReachDendrite(t, version) {
-				return
-			}
 			red := r.seenByDendrite(t, rid)
 			if red.Type != "m.room.redaction" || red.Sender != r.o.userID(r.local) || red.str("reason") != "wrong room" {
 				t.Errorf("Dendrite shows our redaction as %v", red)
@@ -156,9 +152,6 @@ func TestRich06_ModeratorDeletion(t *testing.T) {
 				t.Fatalf("our moderator's Redact of Dendrite's message: %v", err)
 			}
 			f.deletedHere(t, target)
-			if !ourRedactionsReachDendrite(t, version) {
-				return
-			}
 			red := f.seenByDendrite(t, rid)
 			if red.Sender != f.o.userID(f.local) || red.str("reason") != "moderated here" {
 				t.Errorf("Dendrite shows our moderator's redaction as %v", red)
@@ -178,40 +171,20 @@ func TestRich06_ModeratorDeletion(t *testing.T) {
 				r.redactedOnDendrite(t, target, rid)
 				return
 			}
-			// Two reasons in v12: the content.redacts of
-			// ourRedactionsReachDendrite, and a creator (no power-levels
-			// entry, MSC4289) redacting another server's user, which
-			// Dendrite's power check does not let through (TestRich10).
-			r.reportNotApplied(t, "a v12 creator's redaction of another server's user, with content.redacts only", target, rid)
+			// A v12 creator (no power-levels entry, MSC4289) redacting
+			// another server's user: Dendrite's power check does not let
+			// it through (TestRich10).
+			r.reportNotApplied(t, "a v12 creator's redaction of another server's user: Dendrite's power check does not know creators", target, rid)
 		})
 	})
 }
 
-// ourRedactionsReachDendrite says whether to check on Dendrite a
-// redaction sent by our server in this room version. From room version
-// 11 on the spec keeps a redaction's target in content.redacts only,
-// which is what we send; Dendrite v0.15.2 (its gomatrixserverlib's
-// PDU.Redacts) reads the top-level redacts key in every version, which
-// its own clients' redactions carry besides content.redacts. It stores
-// ours with an empty target: never applied, never in /sync. Known bug:
-// the checks are skipped (with a log line) unless INTEROP_KNOWN_BUGS=1.
-// https://spec.matrix.org/v1.16/rooms/v11/#moving-the-redacts-key
-func ourRedactionsReachDendrite(t *testing.T, version string) bool {
+// ourRedactionOnDendrite checks that our redaction rid is in Dendrite's
+// /sync and applied to target. In room versions 11 and up this needs the
+// target at the top level besides content.redacts: Dendrite v0.15.2 reads
+// only the top-level key (see rooms/build.go).
+func (r *room) ourRedactionOnDendrite(t *testing.T, target, rid string) {
 	t.Helper()
-	if version == "10" || os.Getenv("INTEROP_KNOWN_BUGS") == "1" {
-		return true
-	}
-	t.Logf("KNOWN BUG (Dendrite v0.15.2 reads only a top-level redacts key; our v%s redaction has content.redacts): its Dendrite-side checks skipped; set INTEROP_KNOWN_BUGS=1 to run them", version)
-	return false
-}
-
-// ourRedactionOnDendrite checks on Dendrite, where ourRedactionsReachDendrite
-// says so, that our redaction rid is in /sync and applied to target.
-func (r *room) ourRedactionOnDendrite(t *testing.T, version, target, rid string) {
-	t.Helper()
-	if !ourRedactionsReachDendrite(t, version) {
-		return
-	}
 	r.seenByDendrite(t, rid)
 	r.redactedOnDendrite(t, target, rid)
 }
@@ -302,9 +275,6 @@ func TestRich07_Reactions(t *testing.T) {
 				t.Fatalf("our Unreact: %v", err)
 			}
 			r.ourMessage(t, target, "no reactions left", func(m homeserver.Message) bool { return len(m.Reactions) == 0 })
-			if !ourRedactionsReachDendrite(t, version) {
-				return
-			}
 			got, err, ok = eventuallyDendrite(func() (map[string][]string, error) { return r.reactionsOnDendrite(target) },
 				func(m map[string][]string) bool { return len(m["👍"]) == 0 })
 			if !ok {
