@@ -40,6 +40,10 @@ var (
 	// send (an empty body, an unknown msgtype, content that is not a JSON
 	// object...).
 	ErrInvalidContent = errors.New("homeserver: invalid content")
+	// ErrInvalidPresence: SetPresence was given a presence other than
+	// "online", "unavailable" and "offline", or a status message that is
+	// not UTF-8 or longer than 1024 bytes.
+	ErrInvalidPresence = errors.New("homeserver: invalid presence")
 )
 
 // Sentinels of the packages below the root, re-exported.

@@ -2,6 +2,7 @@ package homeserver_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"net/http"
@@ -49,4 +50,45 @@ func Example() {
 	// /.well-known/matrix/server 200 {"m.server":"chat.example.com"}
 	// /_matrix/federation/v1/nope 404 {"errcode":"M_UNRECOGNIZED","error":"unrecognized request"}
 	// @alice:chat.example.com
+}
+
+// A host's user writes, edits, reacts to and deletes messages; Messages
+// shows each message as it stands: its latest edit, reactions, deletion.
+func ExampleServer_Edit() {
+	dir, _ := os.MkdirTemp("", "example")
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+	hs, err := homeserver.New(ctx, homeserver.Config{ServerName: "chat.example.com", DatabasePath: filepath.Join(dir, "matrix.db")})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer hs.Close()
+
+	room, _ := hs.CreateRoom(ctx, homeserver.CreateRoomRequest{Creator: "alice", Name: "General"})
+	hello, _ := hs.Send(ctx, room, "alice", homeserver.MessageContent{Body: "helo", FormattedBody: "<b>helo</b>"})
+	_, _ = hs.Edit(ctx, room, "alice", hello, homeserver.MessageContent{Body: "hello", FormattedBody: "<b>hello</b>"})
+	_, _ = hs.React(ctx, room, "alice", hello, "👍")
+	if _, err := hs.React(ctx, room, "alice", hello, "👍"); errors.Is(err, homeserver.ErrDuplicateAnnotation) {
+		fmt.Println("a second 👍 is refused")
+	}
+	_, _ = hs.Send(ctx, room, "alice", homeserver.MessageContent{Body: "welcome!", ReplyTo: hello})
+	oops, _ := hs.SendMessage(ctx, room, "alice", "oops")
+	_, _ = hs.Redact(ctx, room, "alice", oops, "typo")
+
+	msgs, _ := hs.Messages(ctx, room, 0, 10)
+	for _, m := range msgs {
+		switch {
+		case m.Deleted:
+			fmt.Println("(message deleted)")
+		case m.ReplyTo == hello:
+			fmt.Println("reply:", m.Body)
+		default:
+			fmt.Println(m.Body, m.FormattedBody, "edited:", m.Edited, m.Reactions)
+		}
+	}
+	// Output:
+	// a second 👍 is refused
+	// hello <b>hello</b> edited: true [{👍 1 [@alice:chat.example.com]}]
+	// reply: welcome!
+	// (message deleted)
 }

@@ -10,7 +10,6 @@ package homeserver
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,58 +25,6 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 )
-
-// Config configures a Server.
-type Config struct {
-	// ServerName is this server's Matrix name, e.g. "chat.example.com" or
-	// "localhost:8448". Required.
-	ServerName string
-	// Store persists everything. When nil, a SQLite store is opened at
-	// DatabasePath and closed by Close; a Store passed in is left open.
-	Store storage.Store
-	// DatabasePath is the SQLite file used when Store is nil.
-	DatabasePath string
-	// Logger receives the library's logs. Nil discards them.
-	Logger *slog.Logger
-	// Hooks tell the host what remote users did.
-	Hooks Hooks
-	// DefaultRoomVersion is used for new rooms: "10" (default), "11" or "12".
-	DefaultRoomVersion string
-
-	// OutboundTLS is the client TLS configuration for requests to other
-	// servers (e.g. RootCAs). Nil uses the system roots.
-	OutboundTLS *tls.Config
-	// InsecureSkipVerify turns off certificate checks on outbound requests.
-	// For tests and development against self-signed peers only.
-	InsecureSkipVerify bool
-	// Resolve, when set, maps a server name to the "host:port" to dial,
-	// ahead of the spec's discovery (return "" to fall back to it). Tests
-	// use it to point names at loopback ports.
-	Resolve func(ctx context.Context, serverName string) (string, error)
-
-	// Roles maps the host's roles to Matrix power levels. Nil means owner
-	// 100, moderator 50, user 0; a map adds roles to those (e.g. "leader":
-	// 75) or moves them. Levels are read back into roles by threshold.
-	Roles map[string]int64
-
-	// Receipts sends our users' read receipts (MarkRead) to the other
-	// servers in a room and accepts theirs (Hooks.OnReceipt). On by
-	// default; when off none are sent and none surfaced.
-	Receipts Switch
-	// Typing sends our users' typing notifications (Typing) and accepts
-	// other servers' (Hooks.OnTyping). On by default; when off none are
-	// sent and none surfaced.
-	Typing Switch
-	// TypingTimeout is how long a user counts as typing after the last
-	// word that they are (default 30 s).
-	TypingTimeout time.Duration
-
-	// MaxBodyBytes bounds inbound request bodies (default 8 MiB).
-	MaxBodyBytes int64
-	// WellKnownServer is served as m.server in /.well-known/matrix/server
-	// (default: ServerName).
-	WellKnownServer string
-}
 
 // Server is an embedded homeserver. Several can live in one process.
 type Server struct {
@@ -96,9 +43,9 @@ type Server struct {
 	fed       *federation.Server
 	hooks     *dispatcher
 	roles     *powerlevels.Mapping
-	inviteMu  sync.Mutex // serialises invite state changes
-	reactMu   sync.Mutex // serialises reactions (the duplicate check)
-	eph       *ephemeral // receipts and typing
+	inviteMu  sync.Mutex      // serialises invite state changes
+	reactMu   sync.Mutex      // serialises reactions (the duplicate check)
+	eph       *ephemeralState // receipts and typing
 }
 
 // New starts a Server: it opens the store, loads (or on first start
@@ -189,11 +136,7 @@ func (s *Server) Handler() http.Handler { return s.fed }
 
 // RegisterRoutes adds the homeserver's routes to a gorilla/mux router
 // beside the host's own.
-func (s *Server) RegisterRoutes(r *mux.Router) {
-	r.PathPrefix("/_matrix/federation/").Handler(s.fed)
-	r.PathPrefix("/_matrix/key/").Handler(s.fed)
-	r.Path("/.well-known/matrix/server").Handler(s.fed)
-}
+func (s *Server) RegisterRoutes(r *mux.Router) { s.fed.Mount(r) }
 
 // Close stops the send queue and the hook goroutine (running the hooks
 // already queued), then closes the store if New opened it. Everything

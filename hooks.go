@@ -2,7 +2,6 @@ package homeserver
 
 import (
 	"context"
-	"time"
 )
 
 // Hooks is how the library tells the host what happened. Every field is
@@ -54,97 +53,9 @@ type Hooks struct {
 	// covers (stickers, pins, room avatars, custom types...), state
 	// events included.
 	OnEvent func(ctx context.Context, e Event)
-}
-
-// Message is a chat message in a room. Read through Messages or Message,
-// it shows its latest valid edit, whether it was deleted and its
-// reactions; in Hooks.OnMessage it is the message as it arrived.
-type Message struct {
-	RoomID  string
-	EventID string
-	Sender  string // full Matrix user ID
-	MsgType string // "m.text", "m.notice", "m.emote", ...
-	Body    string
-	// Format is "org.matrix.custom.html" when the message has HTML.
-	Format string
-	// FormattedBody is the message's HTML, sanitised: only the tags and
-	// attributes the client-server spec lists for m.room.message are
-	// left (no scripts, no event handlers, links http(s)/mailto only,
-	// images mxc: only). Never show the raw HTML of another server.
-	FormattedBody string
-	// ReplyTo is the event this message replies to ("" for none; a
-	// thread's fallback reply does not count).
-	ReplyTo string
-	// ThreadRoot is the root of the thread the message is in ("" for none).
-	ThreadRoot string
-	// Mentions are the users the message mentions (m.mentions.user_ids);
-	// MentionsRoom is an @room mention.
-	Mentions     []string
-	MentionsRoom bool
-	// Edited is true when a valid edit replaces the content: MsgType,
-	// Body, Format and FormattedBody are then the latest edit's, EditID
-	// and EditedAt say which and when. The original is never rewritten.
-	Edited   bool
-	EditID   string
-	EditedAt time.Time
-	// Deleted is true once the message was redacted: Body and the other
-	// contents are empty then.
-	Deleted bool
-	// Reactions are the message's reactions, by key in order of first use.
-	Reactions []ReactionCount
-	Timestamp time.Time // origin_server_ts
-	// StreamPos orders messages as this server stored them.
-	StreamPos int64
-	// Backfilled is true for history fetched after joining a room (what
-	// was said before, e.g. while an invite was pending).
-	Backfilled bool
-}
-
-// Membership is a change of one user's membership of a room.
-type Membership struct {
-	RoomID     string
-	EventID    string
-	UserID     string // whose membership changed
-	Sender     string // who changed it
-	Membership string // "invite", "join", "leave", "ban"
-	// Change says what happened: "invite", "join", "leave", "kick", "ban",
-	// "unban", "invite_rejected", "invite_revoked" or "profile". On
-	// "ban" and "kick" the host should drop the room from that user's list.
-	Change string
-	Reason string
-}
-
-// Invite is an invite of one of our users into a room.
-type Invite struct {
-	RoomID      string
-	EventID     string
-	Inviter     string // full Matrix user ID
-	Invitee     string // full Matrix user ID of our user
-	RoomVersion string
-	RoomName    string // from the invite's room state, when given
-	RoomTopic   string // likewise
-	IsDirect    bool   // the invite is to a DM
-	State       string // "pending", "accepted", "rejected" or "revoked"
-	Created     time.Time
-	Updated     time.Time
-}
-
-// RoomChange is a new room name or topic.
-type RoomChange struct {
-	RoomID  string
-	EventID string
-	Sender  string
-	Value   string
-}
-
-// RoleChange is a user moved to another host role by a power-levels event.
-type RoleChange struct {
-	RoomID   string
-	EventID  string
-	Sender   string
-	UserID   string
-	OldRole  string
-	NewRole  string
-	OldLevel int64
-	NewLevel int64
+	// OnPresence is called when a remote user's presence, status message
+	// or currently_active changes, including when the library moves them
+	// (online to unavailable when idle, to offline when their server
+	// stops reporting them).
+	OnPresence func(ctx context.Context, p Presence)
 }

@@ -8,23 +8,9 @@ import (
 	"slices"
 	"time"
 
-	"github.com/embedmatrix/homeserver/receipts"
+	"github.com/embedmatrix/homeserver/ephemeral"
 	"github.com/embedmatrix/homeserver/storage"
 	"github.com/matrix-org/gomatrixserverlib/spec"
-)
-
-// Switch turns an optional feature on or off in Config. The zero value
-// leaves the feature at its default.
-type Switch uint8
-
-// Switch values.
-const (
-	// SwitchDefault leaves the feature as documented on its Config field.
-	SwitchDefault Switch = iota
-	// SwitchOn turns the feature on.
-	SwitchOn
-	// SwitchOff turns the feature off.
-	SwitchOff
 )
 
 // Receipt says that a user has read a room up to an event.
@@ -45,52 +31,64 @@ type Typing struct {
 	Expired bool
 }
 
-// ephemeral is the Server's receipts and typing machinery.
-type ephemeral struct {
+// ephemeralState is the Server's receipts, typing and presence machinery.
+type ephemeralState struct {
 	receipts bool
 	typing   bool
 	// coalescer batches our users' receipts per (room, destination).
-	coalescer *receipts.Coalescer
+	coalescer *ephemeral.Coalescer
 	// local are our users typing; remote, other servers' users.
-	local, remote *receipts.Tracker
+	local, remote *ephemeral.Tracker
+
+	presence bool
+	// presenceOut batches our users' presence per destination.
+	presenceOut *ephemeral.PresenceCoalescer
+	// localPresence is our users' presence; remotePresence, other
+	// servers' users' (both in memory only).
+	localPresence, remotePresence *ephemeral.PresenceTracker
 }
 
 // ephemeralTimeout bounds the store work of one timer-driven send.
 const ephemeralTimeout = 10 * time.Second
 
-// newEphemeral sets up receipts and typing from the Config. Its timers
+// newEphemeral sets up receipts, typing and presence from the Config. Its timers
 // call back into s (hooks, sender), so those exist first.
-func (s *Server) newEphemeral() *ephemeral {
+func (s *Server) newEphemeral() *ephemeralState {
 	timeout := s.cfg.TypingTimeout
 	if timeout <= 0 {
-		timeout = receipts.DefaultTypingTimeout
+		timeout = ephemeral.DefaultTypingTimeout
 	}
-	e := &ephemeral{receipts: s.cfg.Receipts != SwitchOff, typing: s.cfg.Typing != SwitchOff}
-	e.coalescer = receipts.NewCoalescer(receipts.DefaultWindow, nil, s.flushReceipts)
-	e.local = receipts.NewTracker(receipts.TrackerConfig{
+	e := &ephemeralState{receipts: s.cfg.Receipts != SwitchOff, typing: s.cfg.Typing != SwitchOff,
+		presence: s.cfg.Presence != SwitchOff}
+	e.coalescer = ephemeral.NewCoalescer(ephemeral.DefaultWindow, nil, s.flushReceipts)
+	e.local = ephemeral.NewTracker(ephemeral.TrackerConfig{
 		Timeout:  timeout,
-		Resend:   receipts.ResendInterval(timeout),
-		OnChange: func(c receipts.TypingChange) { s.sendTyping(c.TypingUpdate) },
-		OnResend: func(c receipts.TypingChange) { s.sendTyping(c.TypingUpdate) },
+		Resend:   ephemeral.ResendInterval(timeout),
+		OnChange: func(c ephemeral.TypingChange) { s.sendTyping(c.TypingUpdate) },
+		OnResend: func(c ephemeral.TypingChange) { s.sendTyping(c.TypingUpdate) },
 	})
-	e.remote = receipts.NewTracker(receipts.TrackerConfig{
+	e.remote = ephemeral.NewTracker(ephemeral.TrackerConfig{
 		Timeout: timeout,
-		OnChange: func(c receipts.TypingChange) {
+		OnChange: func(c ephemeral.TypingChange) {
 			if h := s.cfg.Hooks.OnTyping; h != nil {
 				t := Typing{RoomID: c.RoomID, UserID: c.UserID, Typing: c.Typing, Expired: c.Expired}
 				s.hooks.push(func(ctx context.Context) { h(ctx, t) })
 			}
 		},
 	})
+	s.newPresence(e)
 	return e
 }
 
-// closeEphemeral queues the receipts still being coalesced and stops the
-// typing timers. It runs before the send queue and the store close.
+// closeEphemeral queues the receipts and presence still being coalesced
+// and stops the typing and presence timers. It runs before the send queue and the store close.
 func (s *Server) closeEphemeral() {
 	s.eph.coalescer.Close()
 	s.eph.local.Close()
 	s.eph.remote.Close()
+	s.eph.localPresence.Close()
+	s.eph.presenceOut.Close()
+	s.eph.remotePresence.Close()
 }
 
 // MarkRead records that a local user has read a room up to an event, and
@@ -109,7 +107,7 @@ func (s *Server) MarkRead(ctx context.Context, roomID, user, eventID string) err
 	if err := s.mustBeJoined(ctx, roomID, uid); err != nil {
 		return err
 	}
-	r := storage.Receipt{RoomID: roomID, UserID: uid, Type: receipts.ReadReceipt, EventID: eventID, TS: now().UnixMilli()}
+	r := storage.Receipt{RoomID: roomID, UserID: uid, Type: ephemeral.ReadReceipt, EventID: eventID, TS: now().UnixMilli()}
 	if err := s.store.PutReceipt(ctx, r); err != nil {
 		return fmt.Errorf("homeserver: mark read: %w", err)
 	}
@@ -157,7 +155,7 @@ func (s *Server) ReadBy(ctx context.Context, roomID, eventID string) ([]Receipt,
 		}
 	}
 	var out []Receipt
-	for _, r := range receipts.Readers(eventID, ev.Depth, all, depths) {
+	for _, r := range ephemeral.Readers(eventID, ev.Depth, all, depths) {
 		out = append(out, Receipt{RoomID: r.RoomID, EventID: r.EventID, UserID: r.UserID, Timestamp: time.UnixMilli(r.TS)})
 	}
 	return out, nil
@@ -244,7 +242,7 @@ func (s *Server) otherServers(ctx context.Context, roomID string) ([]string, err
 
 // flushReceipts queues one m.receipt EDU: the Coalescer's flush.
 func (s *Server) flushReceipts(dest, roomID string, rs []storage.Receipt) {
-	edu, err := receipts.EncodeReceipts(roomID, rs)
+	edu, err := ephemeral.EncodeReceipts(roomID, rs)
 	if err != nil {
 		s.log.Warn("could not encode receipts", "room_id", roomID, "err", err)
 		return
@@ -259,8 +257,8 @@ func (s *Server) flushReceipts(dest, roomID string, rs []storage.Receipt) {
 }
 
 // sendTyping queues an m.typing EDU for every other server in the room.
-func (s *Server) sendTyping(u receipts.TypingUpdate) {
-	edu, err := receipts.EncodeTyping(u)
+func (s *Server) sendTyping(u ephemeral.TypingUpdate) {
+	edu, err := ephemeral.EncodeTyping(u)
 	if err != nil {
 		s.log.Warn("could not encode typing", "room_id", u.RoomID, "err", err)
 		return
@@ -282,24 +280,28 @@ func (s *Server) sendTyping(u receipts.TypingUpdate) {
 
 // onEDUs handles the EDUs of an inbound transaction: federation's OnEDUs.
 // Bad EDUs and refused receipts are logged and dropped; /send still
-// answers 200. At most receipts.MaxReceiptsPerEDU receipts of the whole
+// answers 200. At most ephemeral.MaxReceiptsPerEDU receipts of the whole
 // transaction are looked at, so its EDUs cannot make /send slow.
 func (s *Server) onEDUs(ctx context.Context, origin spec.ServerName, edus []json.RawMessage) {
-	budget := receipts.MaxReceiptsPerEDU
+	budget := ephemeral.MaxReceiptsPerEDU
 	for _, raw := range edus {
-		e, err := receipts.DecodeEDU(raw)
+		e, err := ephemeral.DecodeEDU(raw)
 		if err != nil {
 			s.log.Debug("dropping malformed EDU", "origin", origin, "err", err)
 			continue
 		}
 		switch e.Type {
-		case receipts.TypeReceipt:
+		case ephemeral.TypeReceipt:
 			if s.eph.receipts {
 				budget -= s.receiveReceipts(ctx, origin, e.Content, budget)
 			}
-		case receipts.TypeTyping:
+		case ephemeral.TypeTyping:
 			if s.eph.typing {
 				s.receiveTyping(ctx, origin, e.Content)
+			}
+		case ephemeral.TypePresence:
+			if s.eph.presence {
+				s.receivePresence(ctx, origin, e.Content)
 			}
 		}
 	}
@@ -310,7 +312,7 @@ func (s *Server) onEDUs(ctx context.Context, origin spec.ServerName, edus []json
 // it looked at.
 // https://spec.matrix.org/v1.16/server-server-api/#receipts
 func (s *Server) receiveReceipts(ctx context.Context, origin spec.ServerName, content []byte, limit int) int {
-	rs, skipped, err := receipts.DecodeReceipts(content)
+	rs, skipped, err := ephemeral.DecodeReceipts(content)
 	if len(rs) > limit {
 		skipped += len(rs) - max(limit, 0)
 		rs = rs[:max(limit, 0)]
@@ -319,11 +321,11 @@ func (s *Server) receiveReceipts(ctx context.Context, origin spec.ServerName, co
 		s.log.Debug("m.receipt entries dropped", "origin", origin, "skipped", skipped, "err", err)
 	}
 	for _, r := range rs {
-		if err := receipts.Admit(ctx, roomView{s}, origin, r.RoomID, r.UserID); err != nil {
+		if err := ephemeral.Admit(ctx, roomView{s}, origin, r.RoomID, r.UserID); err != nil {
 			s.log.Info("refused receipt", "origin", origin, "room_id", r.RoomID, "user_id", r.UserID, "err", err)
 			continue
 		}
-		r.TS = receipts.ClampTS(r.TS, now().UnixMilli())
+		r.TS = ephemeral.ClampTS(r.TS, now().UnixMilli())
 		if err := s.store.PutReceipt(ctx, r); err != nil {
 			s.log.Warn("could not store receipt", "origin", origin, "room_id", r.RoomID, "err", err)
 			continue
@@ -339,23 +341,23 @@ func (s *Server) receiveReceipts(ctx context.Context, origin spec.ServerName, co
 // receiveTyping applies an m.typing EDU that passes the checks.
 // https://spec.matrix.org/v1.16/server-server-api/#typing-notifications
 func (s *Server) receiveTyping(ctx context.Context, origin spec.ServerName, content []byte) {
-	u, err := receipts.DecodeTyping(content)
+	u, err := ephemeral.DecodeTyping(content)
 	if err != nil {
 		s.log.Debug("dropping m.typing", "origin", origin, "err", err)
 		return
 	}
-	if err := receipts.Admit(ctx, roomView{s}, origin, u.RoomID, u.UserID); err != nil {
+	if err := ephemeral.Admit(ctx, roomView{s}, origin, u.RoomID, u.UserID); err != nil {
 		s.log.Info("refused typing", "origin", origin, "room_id", u.RoomID, "user_id", u.UserID, "err", err)
 		return
 	}
 	s.eph.remote.Set(u.RoomID, u.UserID, u.Typing)
 }
 
-// roomView answers the receipts package's questions from the store and
+// roomView answers package ephemeral's questions from the store and
 // the rooms engine.
 type roomView struct{ s *Server }
 
-var _ receipts.RoomView = roomView{}
+var _ ephemeral.RoomView = roomView{}
 
 // Membership returns the user's membership in the room's current state.
 func (v roomView) Membership(ctx context.Context, roomID, userID string) (string, error) {

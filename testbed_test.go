@@ -73,6 +73,11 @@ type peer struct {
 	topics       chan RoomChange
 	receipts     chan Receipt
 	typing       chan Typing
+	edited       chan Edit
+	redactions   chan Redaction
+	reactions    chan Reaction
+	events       chan Event
+	presence     chan Presence
 }
 
 // peerOption configures a peer before its Server first starts; it holds
@@ -103,7 +108,9 @@ func newPeer(t testing.TB, n *network, name string, opts ...peerOption) *peer {
 		messages: make(chan Message, 1000), invites: make(chan Invite, 100), memberships: make(chan Membership, 100),
 		inviteStates: make(chan Invite, 100), roles: make(chan RoleChange, 100),
 		names: make(chan RoomChange, 100), topics: make(chan RoomChange, 100),
-		receipts: make(chan Receipt, 1000), typing: make(chan Typing, 1000)}
+		receipts: make(chan Receipt, 1000), typing: make(chan Typing, 1000),
+		edited: make(chan Edit, 100), redactions: make(chan Redaction, 100), reactions: make(chan Reaction, 100),
+		events: make(chan Event, 1000), presence: make(chan Presence, 1000)}
 	for _, o := range opts {
 		o(p)
 	}
@@ -145,6 +152,11 @@ func (p *peer) recordingHooks() Hooks {
 		OnRoomTopic:   func(_ context.Context, c RoomChange) { p.topics <- c },
 		OnReceipt:     func(_ context.Context, r Receipt) { p.receipts <- r },
 		OnTyping:      func(_ context.Context, ty Typing) { p.typing <- ty },
+		OnEdit:        func(_ context.Context, e Edit) { p.edited <- e },
+		OnRedaction:   func(_ context.Context, r Redaction) { p.redactions <- r },
+		OnReaction:    func(_ context.Context, r Reaction) { p.reactions <- r },
+		OnEvent:       func(_ context.Context, e Event) { p.events <- e },
+		OnPresence:    func(_ context.Context, pr Presence) { p.presence <- pr },
 	}
 }
 

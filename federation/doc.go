@@ -8,5 +8,5 @@
 // that what they sent is well-formed.
 //
 // federation imports rooms and storage; it must not import the root
-// package, invites, powerlevels or receipts.
+// package, invites, powerlevels or ephemeral.
 package federation

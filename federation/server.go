@@ -85,6 +85,15 @@ func NewServer(cfg ServerConfig) *Server {
 	return s
 }
 
+// Mount adds the server's routes to a host's gorilla/mux router: the
+// server-server and key API prefixes and the .well-known file, each
+// handled by s.
+func (s *Server) Mount(r *mux.Router) {
+	r.PathPrefix("/_matrix/federation/").Handler(s)
+	r.PathPrefix("/_matrix/key/").Handler(s)
+	r.Path("/.well-known/matrix/server").Handler(s)
+}
+
 // ServeHTTP serves every route of the server-server and key APIs and the
 // server's .well-known file. Panics in a handler are recovered into a 500.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {

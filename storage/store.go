@@ -114,7 +114,10 @@ type EventUpdate struct {
 	// events received out of band) leave it false.
 	Extremity bool
 	// Destinations are servers the event must be sent to. The PDU is queued
-	// for each of them in the same transaction that stores the event.
+	// for each of them in the same transaction that stores the event, as
+	// the event is stored: the JSON as given, or, for a replaced event
+	// that was redacted, its redacted JSON (see RoomWrite.Redact for
+	// redactions that come later).
 	Destinations []string
 	// Relation indexes the event as a relation when it is accepted; nil for
 	// none. It is written in the same transaction as the event, only when
@@ -185,6 +188,14 @@ type RoomWrite struct {
 	// ErrNotFound (nothing of the write is stored); redacting an
 	// already-redacted event replaces its JSON again. EventID and
 	// RedactedBy must not be empty.
+	//
+	// The event's PDUs queued for other servers (EventUpdate.Destinations)
+	// that are not yet part of a transaction get the redacted JSON as
+	// payload in the same transaction, so a deleted event is never sent
+	// whole once the redaction is stored. Copies already handed out by
+	// NextTransaction in a transaction not yet acknowledged keep their
+	// payload: a transaction keeps the same TxnID and content until it is
+	// acknowledged, and the destination receives the redaction after it.
 	Redact []RedactedEvent
 	// StateDelta is applied to the room's current state after the events:
 	// each entry replaces its (type, state_key); an empty EventID removes it.

@@ -33,6 +33,10 @@ type request struct {
 	name string // local user name, e.g. "alice"
 	user string // full Matrix ID, e.g. "@alice:localhost:8448"
 	room string // room ID from the path, unescaped
+	// event and key are the {event} and {key} of the path, unescaped,
+	// on the routes that have them.
+	event string
+	key   string
 }
 
 // endpoint answers an API call with a status and a JSON body, or an error.
@@ -57,6 +61,10 @@ func (a *App) routes() http.Handler {
 	room("/reject", methods{http.MethodPost: a.handle(true, a.postReject)})
 	room("/leave", methods{http.MethodPost: a.handle(true, a.postLeave)})
 	room("/messages", methods{http.MethodGet: a.handle(true, a.getMessages), http.MethodPost: a.handle(true, a.postMessage)})
+	room("/messages/{event}", methods{http.MethodPut: a.handle(true, a.putMessage), http.MethodDelete: a.handle(true, a.deleteMessage)})
+	room("/messages/{event}/reactions", methods{http.MethodPost: a.handle(true, a.postReaction)})
+	room("/messages/{event}/reactions/{key}", methods{http.MethodDelete: a.handle(true, a.deleteReaction)})
+	room("/events", methods{http.MethodPost: a.handle(true, a.postEvent)})
 	room("/name", methods{http.MethodPut: a.handle(true, a.putName)})
 	room("/topic", methods{http.MethodPut: a.handle(true, a.putTopic)})
 	room("/roles/{user}", methods{http.MethodPut: a.handle(true, a.putRole)})
@@ -171,7 +179,38 @@ func (a *App) prepare(q *request, needUser bool) error {
 		}
 		q.room = room
 	}
+	// Event IDs ("$..." with '/' and '+' in room versions 1-3) and
+	// reaction keys (an emoji, or any text with a '/') are URL-escaped
+	// in paths; the router matches the escaped path, so a %2F stays in
+	// its segment.
+	if raw, ok := mux.Vars(q.r)["event"]; ok {
+		ev, err := url.PathUnescape(raw)
+		if err != nil || !validEventID(ev) {
+			return apiErr(http.StatusBadRequest, codeInvalidParam, fmt.Sprintf("%q is not an event ID (event IDs in paths are URL-escaped)", raw))
+		}
+		q.event = ev
+	}
+	if raw, ok := mux.Vars(q.r)["key"]; ok {
+		key, err := url.PathUnescape(raw)
+		if err != nil || key == "" {
+			return apiErr(http.StatusBadRequest, codeInvalidParam, fmt.Sprintf("%q is not a reaction key (keys in paths are URL-escaped)", raw))
+		}
+		q.key = key
+	}
 	return nil
+}
+
+// validEventID accepts "$opaque" event IDs of any room version.
+func validEventID(id string) bool {
+	if len(id) < 2 || len(id) > 255 || id[0] != '$' {
+		return false
+	}
+	for _, r := range id {
+		if unicode.IsControl(r) || unicode.IsSpace(r) {
+			return false
+		}
+	}
+	return true
 }
 
 // validRoomID accepts "!opaque" and "!opaque:server" room IDs (v12 room

@@ -121,6 +121,13 @@ func (h *hostDB) putMessage(ctx context.Context, m message) error {
 	return err
 }
 
+// scrubMessage forgets the text of a deleted message; its line stays so
+// the log still shows that something was said and deleted.
+func (h *hostDB) scrubMessage(ctx context.Context, roomID, eventID string) error {
+	_, err := h.db.ExecContext(ctx, "UPDATE messages SET body = '' WHERE room_id = ? AND event_id = ?", roomID, eventID)
+	return err
+}
+
 // messages returns the newest limit messages of a room, oldest first.
 func (h *hostDB) messages(ctx context.Context, roomID string, limit int) ([]message, error) {
 	rows, err := h.db.QueryContext(ctx, `SELECT event_id, room_id, sender, body, ts FROM (

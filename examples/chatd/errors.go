@@ -40,6 +40,7 @@ const (
 	codeTooLarge     = "M_TOO_LARGE"
 	codeUnknown      = "M_UNKNOWN"
 	codeUnsupported  = "M_UNSUPPORTED_ROOM_VERSION"
+	codeDuplicate    = "M_DUPLICATE_ANNOTATION"
 )
 
 // errorOf turns what the homeserver (or chatd) returned into an API error.
@@ -52,6 +53,8 @@ func errorOf(err error) *apiError {
 		return ae
 	}
 	msg := err.Error()
+	// Forbidden comes first: an edit of another user's message matches
+	// both ErrInvalidEdit and ErrForbidden, and is a 403.
 	switch {
 	case errors.Is(err, homeserver.ErrBanned),
 		errors.Is(err, homeserver.ErrForbidden),
@@ -59,6 +62,8 @@ func errorOf(err error) *apiError {
 		errors.Is(err, homeserver.ErrNotJoined),
 		errors.Is(err, homeserver.ErrRoleNotAllowed):
 		return apiErr(http.StatusForbidden, codeForbidden, msg)
+	case errors.Is(err, homeserver.ErrDuplicateAnnotation):
+		return apiErr(http.StatusBadRequest, codeDuplicate, msg)
 	case errors.Is(err, homeserver.ErrUnknownRoom),
 		errors.Is(err, homeserver.ErrUnknownEvent),
 		errors.Is(err, homeserver.ErrNotInvited):
@@ -67,7 +72,12 @@ func errorOf(err error) *apiError {
 		errors.Is(err, homeserver.ErrUnsupportedRoomType),
 		errors.Is(err, homeserver.ErrNotACommand),
 		errors.Is(err, homeserver.ErrUsage),
-		errors.Is(err, homeserver.ErrUnknownRole):
+		errors.Is(err, homeserver.ErrUnknownRole),
+		errors.Is(err, homeserver.ErrInvalidEdit),
+		errors.Is(err, homeserver.ErrInvalidContent),
+		errors.Is(err, homeserver.ErrInvalidReaction),
+		errors.Is(err, homeserver.ErrInvalidThreadRoot),
+		errors.Is(err, homeserver.ErrEventTypeNotAllowed):
 		return apiErr(http.StatusBadRequest, codeInvalidParam, msg)
 	case errors.Is(err, homeserver.ErrUnsupportedRoomVersion):
 		return apiErr(http.StatusBadRequest, codeUnsupported, msg)

@@ -7,8 +7,8 @@ import (
 )
 
 // hooks is how chatd hears what users on other servers did: messages go
-// into its own log, everything else is logged, and every event wakes the
-// pages' live-update streams.
+// into its own log (deleted ones lose their text there), everything else
+// is logged, and every event wakes the pages' live-update streams.
 func (a *App) hooks() homeserver.Hooks {
 	return homeserver.Hooks{
 		OnMessage: func(ctx context.Context, m homeserver.Message) {
@@ -17,6 +17,30 @@ func (a *App) hooks() homeserver.Hooks {
 				a.log.Error("could not store a message", "room_id", m.RoomID, "event_id", m.EventID, "err", err)
 			}
 			a.log.Info("message", "room_id", m.RoomID, "sender", m.Sender, "backfilled", m.Backfilled)
+			a.events.bump()
+		},
+		// Edits and reactions are read from the library with each message
+		// (GET .../messages); chatd only wakes the pages.
+		OnEdit: func(_ context.Context, e homeserver.Edit) {
+			a.log.Info("edit", "room_id", e.RoomID, "target", e.Target, "sender", e.Sender)
+			a.events.bump()
+		},
+		OnReaction: func(_ context.Context, r homeserver.Reaction) {
+			a.log.Info("reaction", "room_id", r.RoomID, "target", r.Target, "sender", r.Sender, "key", r.Key, "removed", r.Removed)
+			a.events.bump()
+		},
+		// A deleted message keeps its line in chatd's log, without its text.
+		OnRedaction: func(ctx context.Context, r homeserver.Redaction) {
+			if r.TargetType == "m.room.message" {
+				if err := a.db.scrubMessage(ctx, r.RoomID, r.Target); err != nil {
+					a.log.Error("could not forget a deleted message", "room_id", r.RoomID, "event_id", r.Target, "err", err)
+				}
+			}
+			a.log.Info("redaction", "room_id", r.RoomID, "target", r.Target, "type", r.TargetType, "sender", r.Sender)
+			a.events.bump()
+		},
+		OnEvent: func(_ context.Context, e homeserver.Event) {
+			a.log.Debug("event", "room_id", e.RoomID, "type", e.Type, "sender", e.Sender)
 			a.events.bump()
 		},
 		OnInvite: func(_ context.Context, inv homeserver.Invite) {

@@ -218,16 +218,30 @@ type (
 		Typing []string `json:"typing"`
 	}
 	messageJSON struct {
-		EventID string `json:"event_id"`
-		Sender  string `json:"sender"`
-		Body    string `json:"body"`
-		TS      int64  `json:"ts"`
-		ReadBy  []struct {
+		EventID       string         `json:"event_id"`
+		Sender        string         `json:"sender"`
+		Body          string         `json:"body"`
+		TS            int64          `json:"ts"`
+		MsgType       string         `json:"msgtype"`
+		FormattedBody string         `json:"formatted_body"`
+		Edited        bool           `json:"edited"`
+		EditedTS      int64          `json:"edited_ts"`
+		Deleted       bool           `json:"deleted"`
+		ReplyTo       string         `json:"reply_to"`
+		ThreadRoot    string         `json:"thread_root"`
+		Reactions     []reactionJSON `json:"reactions"`
+		ReadBy        []struct {
 			UserID string `json:"user_id"`
 			TS     int64  `json:"ts"`
 		} `json:"read_by"`
 	}
 )
+
+type reactionJSON struct {
+	Key   string   `json:"key"`
+	Count int      `json:"count"`
+	Users []string `json:"users"`
+}
 
 func (n *node) rooms(user string) []roomEntryJSON {
 	n.t.Helper()

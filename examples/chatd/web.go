@@ -11,6 +11,12 @@ import (
 //go:embed web
 var web embed.FS
 
+// csp is the page's Content-Security-Policy: scripts, styles and images
+// come from chatd only, so no inline script or event-handler attribute
+// runs, even if HTML from another server slipped through the sanitiser
+// into a formatted message.
+const csp = "default-src 'self'; img-src 'self'; script-src 'self'; style-src 'self'"
+
 // webPage serves the single page at /.
 func (a *App) webPage() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -20,6 +26,8 @@ func (a *App) webPage() http.Handler {
 			return
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Security-Policy", csp)
+		w.Header().Set("X-Content-Type-Options", "nosniff")
 		w.Header().Set("Cache-Control", "no-store")
 		_, _ = w.Write(page)
 	})
@@ -34,6 +42,8 @@ func (a *App) webAssets() http.Handler {
 	files := http.StripPrefix("/static/", http.FileServerFS(sub))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-cache")
+		w.Header().Set("Content-Security-Policy", csp)
+		w.Header().Set("X-Content-Type-Options", "nosniff")
 		files.ServeHTTP(w, r)
 	})
 }

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -441,5 +442,128 @@ func TestSharedInvitesAndReceipts(t *testing.T) {
 	if _, err := fmt.Sscanf(inv.EventID, "$inv%d", &i); err != nil ||
 		inv.Inviter != fmt.Sprintf("@i%d:t", i) || string(inv.EventJSON) != fmt.Sprintf(`{"i":%d}`, i) || inv.CreatedTS != int64(i) {
 		t.Fatalf("the invite mixes two writes: %+v", inv)
+	}
+}
+
+// TestSharedQueueRedactions redacts queued events from two stores while
+// three others hand out and acknowledge transactions to three
+// destinations. Redactions take destination locks after room locks and
+// NextTransaction takes them alone, so nobody waits in a cycle; whatever
+// the interleaving, every destination gets each event exactly once, whole
+// (handed out before its redaction) or redacted, and every transaction
+// keeps its content until acknowledged.
+func TestSharedQueueRedactions(t *testing.T) {
+	t.Parallel()
+	stores := sharedStores(t, 5)
+	ctx := t.Context()
+	const (
+		rid    = "!r:t"
+		events = 60
+	)
+	dests := []string{"d0.example", "d1.example", "d2.example"}
+	r := storage.Room{RoomID: rid, Version: "10"}
+	w := storage.RoomWrite{Room: &r}
+	ids := make([]string, events)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("$e%02d", i)
+		w.Events = append(w.Events, storage.EventUpdate{Event: event(rid, ids[i]), Destinations: dests})
+	}
+	if _, err := stores[0].WriteRoom(ctx, w); err != nil {
+		t.Fatal(err)
+	}
+	redactedJSON := func(id string) []byte { return fmt.Appendf(nil, `{"event_id":%q,"redacted":true}`, id) }
+
+	var (
+		mu       sync.Mutex
+		got      = map[string]map[string][]string{} // dest -> event ID -> payloads sent
+		redacted = make(chan struct{})
+	)
+	for _, d := range dests {
+		got[d] = map[string][]string{}
+	}
+	var redactWG sync.WaitGroup
+	order := rand.Perm(events)
+	for k := range 2 {
+		redactWG.Go(func() {
+			// Two or three events per write, so one write takes several
+			// destinations' locks.
+			mine := order[k*events/2 : (k+1)*events/2]
+			for len(mine) > 0 {
+				n := min(len(mine), 2+rand.IntN(2))
+				var rw storage.RoomWrite
+				for _, i := range mine[:n] {
+					rw.Redact = append(rw.Redact, storage.RedactedEvent{EventID: ids[i], JSON: redactedJSON(ids[i]), RedactedBy: "$red"})
+				}
+				mine = mine[n:]
+				if _, err := stores[1+k].WriteRoom(ctx, rw); err != nil {
+					t.Errorf("redact: %v", err)
+					return
+				}
+			}
+		})
+	}
+	go func() { redactWG.Wait(); close(redacted) }()
+
+	run(t, len(dests), func(i int) error {
+		d, s := dests[i], stores[2+i]
+		seen := map[string][]string{} // TxnID -> its PDUs
+		for {
+			txn, err := s.NextTransaction(ctx, d, 1+rand.IntN(4), 0)
+			if errors.Is(err, storage.ErrNotFound) {
+				select {
+				case <-redacted:
+					return nil
+				default:
+					continue
+				}
+			}
+			if err != nil {
+				return err
+			}
+			pdus := make([]string, len(txn.PDUs))
+			for j, p := range txn.PDUs {
+				pdus[j] = string(p)
+			}
+			if before, ok := seen[txn.TxnID]; ok && !slices.Equal(before, pdus) {
+				return fmt.Errorf("%s: transaction %s changed content: %q, then %q", d, txn.TxnID, before, pdus)
+			}
+			seen[txn.TxnID] = pdus
+			if rand.IntN(3) == 0 {
+				continue // not acknowledged: handed out again
+			}
+			if err := s.CompleteTransaction(ctx, d, txn.TxnID); err != nil {
+				return err
+			}
+			mu.Lock()
+			for _, p := range pdus {
+				var e struct {
+					EventID string `json:"event_id"`
+				}
+				if err := json.Unmarshal([]byte(p), &e); err != nil {
+					mu.Unlock()
+					return fmt.Errorf("%s: payload %q: %w", d, p, err)
+				}
+				got[d][e.EventID] = append(got[d][e.EventID], p)
+			}
+			mu.Unlock()
+		}
+	})
+
+	wholeSent := 0
+	for _, d := range dests {
+		for _, id := range ids {
+			whole, red := string(event(rid, id).JSON), string(redactedJSON(id))
+			if ps := got[d][id]; len(ps) != 1 || ps[0] != whole && ps[0] != red {
+				t.Errorf("%s was sent %s as %q, want it once, whole or redacted", d, id, ps)
+			} else if ps[0] == whole {
+				wholeSent++
+			}
+		}
+	}
+	t.Logf("%d of %d copies sent before their redaction", wholeSent, len(dests)*events)
+	for _, id := range ids {
+		if e, err := stores[0].Event(ctx, id); err != nil || e.RedactedBy != "$red" {
+			t.Errorf("%s after the redactions: %+v, %v", id, e, err)
+		}
 	}
 }

@@ -36,7 +36,11 @@
 // A WriteRoom's Redact entries update their events' rows in place; the row
 // locks of those updates order them against any other writer of the same
 // event, and a parked event or outlier rewritten after its redaction keeps
-// the redacted JSON (decided on the row as the UPDATE finds it).
+// the redacted JSON (decided on the row as the UPDATE finds it). The
+// queued copies of a redacted event that are not yet in a transaction get
+// the redacted JSON under the locks of their destinations, taken after any
+// room locks, so NextTransaction sees each copy either before or after the
+// redaction, never half-way.
 //
 // Unique keys and upserts (INSERT ... ON CONFLICT) make the other writes
 // safe without locks. A transaction that fails on a deadlock or a

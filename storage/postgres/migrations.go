@@ -25,6 +25,7 @@ type migration struct {
 var migrations = []migration{
 	{name: "initial schema", sql: schemaV1},
 	{name: "redactions and relations", sql: schemaRelations},
+	{name: "queued PDUs by event", sql: schemaQueueEvents},
 }
 
 // migrationsTable records the applied steps, one row each; the schema

@@ -9,9 +9,11 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/embedmatrix/homeserver/storage"
+	"github.com/embedmatrix/homeserver/storage/storetest"
 )
 
 // rawPool opens a pool on dsn without the store, for looking at or
@@ -88,7 +90,8 @@ func TestOpenCreatesCurrentSchema(t *testing.T) {
 		"column forward_extremities.event_id", "index outbound_queue_unsent", "column outbound_txns.txn_id",
 		"index invites_by_user", "column receipts.ts", "sequence events_stream_pos_seq",
 		"column events.redacted_by", "index relations_by_target", "column relations.key",
-		"index redactions_by_target", "column redactions.applied boolean"} {
+		"index redactions_by_target", "column redactions.applied boolean",
+		"column outbound_queue.event_id bytea", "index outbound_queue_unsent_by_event"} {
 		if !strings.Contains(got, name) {
 			t.Errorf("schema has no %s", name)
 		}
@@ -168,40 +171,87 @@ func TestUpgradeToRelations(t *testing.T) {
 	}
 
 	s := openDSN(t, dsn)
-	for id, js := range map[string]string{"$m": `{"m":1}`, "$x": `{"x":1}`} {
-		e, err := s.Event(ctx, id)
-		if err != nil || string(e.JSON) != js || e.RedactedBy != "" || e.Status != storage.StatusAccepted {
-			t.Fatalf("Event %s after the upgrade: %+v, %v", id, e, err)
-		}
-	}
-	if rs, err := s.Receipts(ctx, "!r:t", ""); err != nil || len(rs) != 1 {
-		t.Fatalf("Receipts after the upgrade: %v, %v", rs, err)
-	}
-	if rs, err := s.Relations(ctx, []string{"$m"}, ""); err != nil || len(rs) != 0 {
-		t.Fatalf("Relations after the upgrade: %v, %v", rs, err)
-	}
-
-	pos, err := s.WriteRoom(ctx, storage.RoomWrite{
-		Events: []storage.EventUpdate{{
-			Event:    storage.Event{EventID: "$r", RoomID: "!r:t", Type: "m.reaction", PrevEvents: []string{"$x"}, JSON: []byte(`{}`)},
-			Relation: &storage.Relation{TargetID: "$m", RelType: "m.annotation", Key: "k"},
-		}},
-		Redactions: []storage.Redaction{{RedactionID: "$red", RoomID: "!r:t", TargetID: "$x", Applied: true}},
-		Redact:     []storage.RedactedEvent{{EventID: "$x", JSON: []byte(`{"redacted":1}`), RedactedBy: "$red"}},
-	})
-	if err != nil {
-		t.Fatalf("WriteRoom after the upgrade: %v", err)
-	}
-	rels, err := s.Relations(ctx, []string{"$m"}, "m.annotation")
-	if err != nil || len(rels) != 1 || rels[0].EventID != "$r" || rels[0].StreamPos != pos[0] {
-		t.Fatalf("Relations of an old event: %+v, %v", rels, err)
-	}
-	e, err := s.Event(ctx, "$x")
-	if err != nil || string(e.JSON) != `{"redacted":1}` || e.RedactedBy != "$red" {
-		t.Fatalf("old event redacted after the upgrade: %+v, %v", e, err)
-	}
+	storetest.CheckUpgradedToRelations(t, s)
 	if v := schemaVersion(t, pool); v != len(migrations) {
 		t.Fatalf("schema version after the upgrade: %d, want %d", v, len(migrations))
+	}
+}
+
+// TestUpgradeToQueueEvents opens a database at the schema before queued
+// PDUs knew their event (version 2), holding an open transaction and
+// unsent items: they are still sent after the upgrade, and what is queued
+// after it is redacted in the queue.
+func TestUpgradeToQueueEvents(t *testing.T) {
+	t.Parallel()
+	dsn := freshDB(t)
+	pool := rawPool(t, dsn)
+	ctx := t.Context()
+	const v2 = 2
+	if migrations[v2].name != "queued PDUs by event" {
+		t.Fatalf("step %d is %q: this test upgrades from the schema before queued PDUs knew their event", v2+1, migrations[v2].name)
+	}
+	if _, err := migrate(ctx, pool, migrations[:v2]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `
+		INSERT INTO rooms (room_id, version, created_ts) VALUES ('!r:t', '10', 5);
+		INSERT INTO events (event_id, room_id, type, state_key, sender, depth, origin_server_ts,
+			prev_events, json, status, reject_reason, state_before, state_after)
+		VALUES ('$m', '!r:t', 'm.room.message', NULL, '@a:t', 1, 100, '{}', '{"m":1}', 'accepted', '', 0, 0);
+		INSERT INTO forward_extremities (room_id, event_id) VALUES ('!r:t', '$m');
+		INSERT INTO outbound_queue (destination, kind, payload, txn_id)
+		VALUES ('busy.example', 'pdu', '{"m":1}', '1.old'),
+			('old.example', 'pdu', '{"m":1}', NULL),
+			('old.example', 'edu', '{"e":1}', NULL);
+		INSERT INTO outbound_txns (destination, txn_id) VALUES ('busy.example', '1.old');`); err != nil {
+		t.Fatal(err)
+	}
+
+	s := openDSN(t, dsn)
+	storetest.CheckUpgradedToQueueEvents(t, s)
+	if v := schemaVersion(t, pool); v != len(migrations) {
+		t.Fatalf("schema version after the upgrade: %d, want %d", v, len(migrations))
+	}
+}
+
+// TestQueueRedactionUsesIndex checks that finding the unsent copies of a
+// redacted event can read the partial index, not the whole queue.
+func TestQueueRedactionUsesIndex(t *testing.T) {
+	t.Parallel()
+	dsn := freshDB(t)
+	openDSN(t, dsn)
+	pool := rawPool(t, dsn)
+	conn, err := pool.Acquire(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	// The queue is empty, so tell the planner a scan costs too much.
+	if _, err := conn.Exec(t.Context(), `SET enable_seqscan = off`); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Exec(t.Context(), `RESET enable_seqscan`)
+	for _, q := range []string{
+		`EXPLAIN SELECT destination FROM outbound_queue
+			WHERE event_id = ANY(ARRAY['$e'::bytea]) AND txn_id IS NULL AND kind = 'pdu'`,
+		`EXPLAIN UPDATE outbound_queue SET payload = '\x00'
+			WHERE event_id = '$e'::bytea AND txn_id IS NULL AND kind = 'pdu'`,
+	} {
+		rows, err := conn.Query(t.Context(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines, err := collect(rows, func(rows pgx.Rows) (string, error) {
+			var l string
+			err := rows.Scan(&l)
+			return l, err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(lines, "\n"); !strings.Contains(got, "outbound_queue_unsent_by_event") {
+			t.Fatalf("plan of %s:\n%s", q, got)
+		}
 	}
 }
 

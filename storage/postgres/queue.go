@@ -13,6 +13,63 @@ import (
 	"github.com/embedmatrix/homeserver/storage"
 )
 
+// schemaQueueEvents records which event each queued PDU is, so that a
+// redaction can replace the payload of the copies not yet handed out in a
+// transaction. event_id is empty for EDUs and for rows queued before it
+// (the store never parses payloads, so it cannot fill them in): a
+// redaction does not reach those, which were queued before the upgrade.
+const schemaQueueEvents = `
+ALTER TABLE outbound_queue ADD COLUMN event_id BYTEA NOT NULL DEFAULT ''::bytea;
+
+-- queueRedacted: the unsent copies of one event.
+CREATE INDEX outbound_queue_unsent_by_event ON outbound_queue (event_id) WHERE txn_id IS NULL AND kind = 'pdu';
+`
+
+// queueRedacted gives the queued copies of rs's events that are not yet
+// in a transaction (txn_id NULL: an assigned item keeps its txn_id until
+// its transaction is acknowledged and the item deleted) the redacted JSON
+// as payload, a later entry for the same event winning. Copies already in
+// a transaction keep theirs: a transaction is resent with the same
+// content until it is acknowledged.
+//
+// It first locks the destinations holding such copies, as NextTransaction
+// does, so no transaction is being assigned to them meanwhile: a copy is
+// then either in a committed transaction (and skipped) or still unsent
+// (and replaced), never taken by a NextTransaction that might yet roll
+// back. Room locks, if any, are taken before: every transaction that
+// takes both kinds takes them in that order.
+func queueRedacted(ctx context.Context, tx pgx.Tx, rs []storage.RedactedEvent) error {
+	ids := make([]string, 0, len(rs))
+	for _, r := range rs {
+		ids = append(ids, r.EventID)
+	}
+	rows, err := tx.Query(ctx, `
+		SELECT destination FROM outbound_queue
+		WHERE event_id = ANY($1::bytea[]) AND txn_id IS NULL AND kind = 'pdu'`, bss(dedupe(ids)))
+	if err != nil {
+		return err
+	}
+	dests, err := collect(rows, func(rows pgx.Rows) (string, error) {
+		var d string
+		err := rows.Scan(&d)
+		return d, err
+	})
+	if err != nil || len(dests) == 0 {
+		return err
+	}
+	if err := lockAll(ctx, tx, lockDestination, dedupe(dests)...); err != nil {
+		return err
+	}
+	b := &pgx.Batch{}
+	for _, r := range rs {
+		b.Queue(`
+			UPDATE outbound_queue SET payload = $2
+			WHERE event_id = $1 AND txn_id IS NULL AND kind = 'pdu'`,
+			bs(r.EventID), blob(r.JSON))
+	}
+	return tx.SendBatch(ctx, b).Close()
+}
+
 // EnqueueEDU queues an EDU (its full JSON) for destination.
 func (s *Store) EnqueueEDU(ctx context.Context, destination string, edu []byte) error {
 	return s.write(ctx, "enqueue EDU for "+destination, func(tx pgx.Tx) error {

@@ -114,6 +114,9 @@ func redact(ctx context.Context, tx pgx.Tx, rs []storage.RedactedEvent) error {
 	if err := br.Close(); err != nil {
 		return fmt.Errorf("redact: %w", err)
 	}
+	if err := queueRedacted(ctx, tx, rs); err != nil {
+		return fmt.Errorf("redact: queued copies: %w", err)
+	}
 	return nil
 }
 

@@ -221,10 +221,13 @@ func writeEvent(ctx context.Context, tx pgx.Tx, u storage.EventUpdate, rooms map
 			ON CONFLICT DO NOTHING`, bs(e.RoomID), bs(e.EventID))
 	}
 	if dests := dedupe(u.Destinations); len(dests) > 0 {
+		// The payload is the event as its row now stands: a replaced event
+		// that was redacted is queued redacted.
 		b.Queue(`
-			INSERT INTO outbound_queue (destination, kind, payload)
-			SELECT d, 'pdu', $2::bytea FROM unnest($1::bytea[]) AS d`,
-			bss(dests), blob(e.JSON))
+			INSERT INTO outbound_queue (destination, kind, payload, event_id)
+			SELECT d, 'pdu', e.json, e.event_id FROM unnest($1::bytea[]) AS d, events e
+			WHERE e.event_id = $2::bytea`,
+			bss(dests), bs(e.EventID))
 	}
 	if b.Len() == 0 {
 		return pos, nil

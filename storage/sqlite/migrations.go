@@ -25,6 +25,7 @@ var migrations = []migration{
 	{name: "initial schema", sql: schemaV1},
 	{name: "receipts", sql: schemaReceipts},
 	{name: "redactions and relations", sql: schemaRelations},
+	{name: "queued PDUs by event", sql: schemaQueueEvents},
 }
 
 // migrate brings the database up to len(steps), applying the missing steps

@@ -12,6 +12,31 @@ import (
 	"github.com/embedmatrix/homeserver/storage"
 )
 
+// schemaQueueEvents records which event each queued PDU is, so that a
+// redaction can replace the payload of the copies not yet handed out in a
+// transaction. event_id is empty for EDUs and for rows queued before it
+// (the store never parses payloads, so it cannot fill them in): a
+// redaction does not reach those, which were queued before the upgrade.
+const schemaQueueEvents = `
+ALTER TABLE outbound_queue ADD COLUMN event_id TEXT NOT NULL DEFAULT '';
+
+-- queueRedacted: the unsent copies of one event.
+CREATE INDEX outbound_queue_unsent_by_event ON outbound_queue (event_id) WHERE txn_id IS NULL AND kind = 'pdu';
+`
+
+// queueRedacted gives the queued copies of r's event that are not yet in
+// a transaction (txn_id NULL: an assigned item keeps its txn_id until its
+// transaction is acknowledged and the item deleted) r's JSON as payload.
+// Copies already in a transaction keep theirs: a transaction is resent
+// with the same content until it is acknowledged.
+func queueRedacted(ctx context.Context, tx *sql.Tx, r storage.RedactedEvent) error {
+	_, err := tx.ExecContext(ctx, `
+		UPDATE outbound_queue SET payload = ?
+		WHERE event_id = ? AND txn_id IS NULL AND kind = 'pdu'`,
+		blob(r.JSON), r.EventID)
+	return err
+}
+
 // EnqueueEDU queues an EDU (its full JSON) for destination.
 func (s *Store) EnqueueEDU(ctx context.Context, destination string, edu []byte) error {
 	return s.write(ctx, "enqueue EDU for "+destination, func(tx *sql.Tx) error {

@@ -92,6 +92,9 @@ func redact(ctx context.Context, tx *sql.Tx, rs []storage.RedactedEvent) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM relations WHERE event_id = ?`, r.EventID); err != nil {
 			return fmt.Errorf("redact %s: relation: %w", r.EventID, err)
 		}
+		if err := queueRedacted(ctx, tx, r); err != nil {
+			return fmt.Errorf("redact %s: queued copies: %w", r.EventID, err)
+		}
 	}
 	return nil
 }

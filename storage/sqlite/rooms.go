@@ -196,8 +196,8 @@ func writeEvent(ctx context.Context, tx *sql.Tx, u storage.EventUpdate) (int64, 
 
 	for _, d := range dedupe(u.Destinations) {
 		if _, err := tx.ExecContext(ctx,
-			`INSERT INTO outbound_queue (destination, kind, payload) VALUES (?, ?, ?)`,
-			d, storage.KindPDU, blob(e.JSON)); err != nil {
+			`INSERT INTO outbound_queue (destination, kind, payload, event_id) VALUES (?, ?, ?, ?)`,
+			d, storage.KindPDU, blob(e.JSON), e.EventID); err != nil {
 			return 0, fmt.Errorf("queue for %s: %w", d, err)
 		}
 	}

@@ -105,7 +105,8 @@ func TestOpenCreatesCurrentSchema(t *testing.T) {
 	got := strings.Join(schema(t, db), "\n")
 	for _, name := range []string{"table events", "index events_room_stream", "table current_state",
 		"table forward_extremities", "index outbound_queue_by_dest", "table outbound_txns", "index invites_by_user",
-		"table relations", "index relations_by_target", "table redactions", "index redactions_by_target"} {
+		"table relations", "index relations_by_target", "table redactions", "index redactions_by_target",
+		"index outbound_queue_unsent_by_event"} {
 		if !strings.Contains(got, name+":") {
 			t.Errorf("schema has no %s", name)
 		}
@@ -183,40 +184,82 @@ func TestUpgradeToRelations(t *testing.T) {
 		t.Fatalf("Open of a version %d file: %v", v2, err)
 	}
 	defer s.Close()
-	for id, js := range map[string]string{"$m": `{"m":1}`, "$x": `{"x":1}`} {
-		e, err := s.Event(ctx, id)
-		if err != nil || string(e.JSON) != js || e.RedactedBy != "" || e.Status != storage.StatusAccepted {
-			t.Fatalf("Event %s after the upgrade: %+v, %v", id, e, err)
-		}
-	}
-	if rs, err := s.Receipts(ctx, "!r:t", ""); err != nil || len(rs) != 1 {
-		t.Fatalf("Receipts after the upgrade: %v, %v", rs, err)
-	}
-	if rs, err := s.Relations(ctx, []string{"$m"}, ""); err != nil || len(rs) != 0 {
-		t.Fatalf("Relations after the upgrade: %v, %v", rs, err)
-	}
-
-	pos, err := s.WriteRoom(ctx, storage.RoomWrite{
-		Events: []storage.EventUpdate{{
-			Event:    storage.Event{EventID: "$r", RoomID: "!r:t", Type: "m.reaction", PrevEvents: []string{"$x"}, JSON: []byte(`{}`)},
-			Relation: &storage.Relation{TargetID: "$m", RelType: "m.annotation", Key: "k"},
-		}},
-		Redactions: []storage.Redaction{{RedactionID: "$red", RoomID: "!r:t", TargetID: "$x", Applied: true}},
-		Redact:     []storage.RedactedEvent{{EventID: "$x", JSON: []byte(`{"redacted":1}`), RedactedBy: "$red"}},
-	})
-	if err != nil {
-		t.Fatalf("WriteRoom after the upgrade: %v", err)
-	}
-	rels, err := s.Relations(ctx, []string{"$m"}, "m.annotation")
-	if err != nil || len(rels) != 1 || rels[0].EventID != "$r" || rels[0].StreamPos != pos[0] {
-		t.Fatalf("Relations of an old event: %+v, %v", rels, err)
-	}
-	e, err := s.Event(ctx, "$x")
-	if err != nil || string(e.JSON) != `{"redacted":1}` || e.RedactedBy != "$red" {
-		t.Fatalf("old event redacted after the upgrade: %+v, %v", e, err)
-	}
+	storetest.CheckUpgradedToRelations(t, s)
 	if v := userVersion(t, rawDB(t, path)); v != len(migrations) {
 		t.Fatalf("user_version after the upgrade: %d, want %d", v, len(migrations))
+	}
+}
+
+// TestUpgradeToQueueEvents opens a file at the schema before queued PDUs
+// knew their event (version 3), holding an open transaction and unsent
+// items: they are still sent after the upgrade, and what is queued after
+// it is redacted in the queue.
+func TestUpgradeToQueueEvents(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	db := rawDB(t, path)
+	ctx := t.Context()
+	const v3 = 3
+	if migrations[v3].name != "queued PDUs by event" {
+		t.Fatalf("step %d is %q: this test upgrades from the schema before queued PDUs knew their event", v3+1, migrations[v3].name)
+	}
+	if _, err := migrate(ctx, db, migrations[:v3]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `
+		INSERT INTO rooms (room_id, version, created_ts) VALUES ('!r:t', '10', 5);
+		INSERT INTO events (event_id, room_id, type, state_key, sender, depth, origin_server_ts,
+			prev_events, json, status, reject_reason, state_before, state_after)
+		VALUES ('$m', '!r:t', 'm.room.message', NULL, '@a:t', 1, 100, '[]', CAST('{"m":1}' AS BLOB), 'accepted', '', 0, 0);
+		INSERT INTO forward_extremities (room_id, event_id) VALUES ('!r:t', '$m');
+		INSERT INTO outbound_queue (destination, kind, payload, txn_id)
+		VALUES ('busy.example', 'pdu', CAST('{"m":1}' AS BLOB), '1.old'),
+			('old.example', 'pdu', CAST('{"m":1}' AS BLOB), NULL),
+			('old.example', 'edu', CAST('{"e":1}' AS BLOB), NULL);
+		INSERT INTO outbound_txns (destination, txn_id) VALUES ('busy.example', '1.old');`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open of a version %d file: %v", v3, err)
+	}
+	defer s.Close()
+	storetest.CheckUpgradedToQueueEvents(t, s)
+	if v := userVersion(t, rawDB(t, path)); v != len(migrations) {
+		t.Fatalf("user_version after the upgrade: %d, want %d", v, len(migrations))
+	}
+}
+
+// TestQueueRedactionUsesIndex checks that finding the unsent copies of a
+// redacted event reads the partial index, not the whole queue.
+func TestQueueRedactionUsesIndex(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	s.Close()
+	rows, err := rawDB(t, path).QueryContext(t.Context(), `EXPLAIN QUERY PLAN
+		UPDATE outbound_queue SET payload = X'00' WHERE event_id = '$e' AND txn_id IS NULL AND kind = 'pdu'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(plan, "; "); !strings.Contains(got, "USING INDEX outbound_queue_unsent_by_event (event_id=?)") {
+		t.Fatalf("query plan of the redaction's queue update: %s", got)
 	}
 }
 

@@ -56,6 +56,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 	t.Run("Relations", func(t *testing.T) { testRelations(t, open) })
 	t.Run("Redactions", func(t *testing.T) { testRedactions(t, open) })
 	t.Run("Redact", func(t *testing.T) { testRedact(t, open) })
+	t.Run("QueueRedact", func(t *testing.T) { testQueueRedact(t, open) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, open) })
 }
 

@@ -305,6 +305,118 @@ func TestDMInTheBrowser(t *testing.T) {
 
 	screenshot(t, alicePage, filepath.Join(out, "alice.png"))
 	screenshot(t, bobPage, filepath.Join(out, "bob.png"))
-	t.Logf("screenshots: %s, %s, %s (whole test %s)", filepath.Join(out, "alice.png"), filepath.Join(out, "bob.png"),
-		filepath.Join(out, "bob-invited.png"), time.Since(start).Round(time.Millisecond))
+
+	richMessages(t, alicePage, bobPage, out)
+	t.Logf("screenshots in %s (whole test %s)", out, time.Since(start).Round(time.Millisecond))
+}
+
+// msgEl is a JavaScript expression for the message with that event ID in
+// the page's list (undefined while it is not there).
+func msgEl(eventID string) string {
+	return `[...document.querySelectorAll('#messages .msg')].find(m => m.dataset.eventId === ` + js(eventID) + `)`
+}
+
+// click clicks, by script, the element sel inside the message eventID.
+func click(eventID, sel string) chromedp.Action {
+	return chromedp.Evaluate(`(`+msgEl(eventID)+`).querySelector(`+js(sel)+`).click()`, nil)
+}
+
+// idOf reads the event ID of the newest message whose body is body.
+func idOf(body string, id *string) chromedp.Action {
+	return chromedp.Tasks{
+		until(hasMessage(body)),
+		chromedp.Evaluate(`[...document.querySelectorAll('#messages .msg')].filter(m => m.querySelector('.body').textContent === `+js(body)+`).pop().dataset.eventId`, id),
+	}
+}
+
+// richMessages continues the DM: alice replies to bob and edits her
+// reply, bob reacts, alice deletes a message, and a formatted message
+// full of script arrives sanitised and inert. Both pages show each step.
+func richMessages(t *testing.T, alicePage, bobPage context.Context, out string) {
+	pages := []struct {
+		who string
+		ctx context.Context
+	}{{"alice", alicePage}, {"bob", bobPage}}
+	onBoth := func(what string, exprs ...string) {
+		t.Helper()
+		for _, p := range pages {
+			var actions []chromedp.Action
+			for _, e := range exprs {
+				actions = append(actions, until(e))
+			}
+			step(t, p.ctx, p.who+"'s page shows "+what, actions...)
+		}
+	}
+
+	var bobsID, firstID, replyID string
+	step(t, alicePage, "alice finds bob's answer and her first message",
+		idOf("Hi Alice, Bob here on B", &bobsID), idOf("Hello Bob, this is Alice on A", &firstID))
+
+	// 1. alice replies to bob, then edits her reply.
+	step(t, alicePage, "alice clicks Reply on bob's answer and writes",
+		click(bobsID, "button.reply"),
+		until(`!document.querySelector('#composer-mode').hidden && document.querySelector('#composer-mode').dataset.mode === 'reply'`),
+		say("Glad you made it"),
+		idOf("Glad you made it", &replyID))
+	quote := `(` + msgEl(replyID) + `)?.querySelector('.quote')?.dataset.replyTo === ` + js(bobsID) +
+		` && (` + msgEl(replyID) + `).querySelector('.quote .quote-body').textContent === 'Hi Alice, Bob here on B'`
+	onBoth("the reply with a quote of bob's answer", quote)
+
+	step(t, alicePage, "alice edits her reply",
+		click(replyID, "button.edit"),
+		until(`document.querySelector('#composer-mode').dataset.mode === 'edit' && document.querySelector('#text').value === 'Glad you made it'`),
+		chromedp.Evaluate(`document.querySelector('#text').value = ''`, nil),
+		say("Glad you made it, Bob"))
+	edited := `(` + msgEl(replyID) + `)?.querySelector('.body').textContent === 'Glad you made it, Bob'` +
+		` && (` + msgEl(replyID) + `).querySelector('.meta .edited')?.textContent === '(edited)'` +
+		` && (` + msgEl(replyID) + `).dataset.edited === 'true'`
+	onBoth("the edited reply, marked (edited), still quoting", edited, quote)
+	step(t, alicePage, "the edit is no message of its own",
+		until(`document.querySelectorAll('#messages .msg').length === 3`))
+
+	// 2. bob reacts to alice's reply.
+	step(t, bobPage, "bob reacts 👍 to alice's reply", click(replyID, `button.react[data-key="👍"]`))
+	reacted := `(` + msgEl(replyID) + `)?.querySelector('.reaction[data-key="👍"] .count')?.textContent === '1'`
+	onBoth("bob's reaction counted once", reacted)
+	step(t, alicePage, "alice adds hers: the count is 2",
+		click(replyID, `.reaction[data-key="👍"]`),
+		until(`(`+msgEl(replyID)+`)?.querySelector('.reaction[data-key="👍"] .count')?.textContent === '2'`))
+	step(t, bobPage, "bob's page counts 2",
+		until(`(`+msgEl(replyID)+`)?.querySelector('.reaction[data-key="👍"] .count')?.textContent === '2'`))
+
+	// 3. alice deletes her first message (two clicks: ask, then delete).
+	step(t, alicePage, "alice deletes her first message",
+		click(firstID, "button.delete"),
+		until(`(`+msgEl(firstID)+`).querySelector('button.delete').dataset.armed === 'true'`),
+		click(firstID, "button.delete"))
+	deleted := `(` + msgEl(firstID) + `)?.dataset.deleted === 'true' && (` + msgEl(firstID) + `).querySelector('.body').textContent === 'message deleted'`
+	onBoth("\"message deleted\" in place of alice's first message", deleted)
+	screenshot(t, alicePage, filepath.Join(out, "alice-rich.png"))
+	screenshot(t, bobPage, filepath.Join(out, "bob-rich.png"))
+
+	// 4. Formatting shows, through the sanitised HTML only: a formatted
+	// body with <script> and onerror= runs nothing on either page.
+	var roomID string
+	step(t, bobPage, "bob's page arms its trap", chromedp.Evaluate(`window.pwned = false`, nil))
+	step(t, alicePage, "alice sends a formatted message full of script (through the API)",
+		chromedp.Evaluate(`window.pwned = false; document.querySelector('#room-id').textContent`, &roomID))
+	send := `fetch('/api/rooms/' + encodeURIComponent(` + js(roomID) + `) + '/messages', {method: 'POST',
+		headers: {'X-User': 'alice', 'Content-Type': 'application/json'},
+		body: JSON.stringify({body: 'bold move', formatted_body: '<b>bold</b> move<script>window.pwned = true</script>' +
+			'<img src="x" onerror="window.pwned = true"><a href="javascript:window.pwned = true">link</a>'})}).then(r => r.status)`
+	var status int
+	step(t, alicePage, "the API takes it", chromedp.Evaluate(send, &status, func(p *runtime.EvaluateParams) *runtime.EvaluateParams {
+		return p.WithAwaitPromise(true)
+	}))
+	if status != 200 {
+		t.Fatalf("POST formatted message: status %d", status)
+	}
+	formatted := `[...document.querySelectorAll('#messages .msg .body .html b')].some(b => b.textContent === 'bold')`
+	inert := `window.pwned !== true && !document.querySelector('#messages script, #messages [onerror], #messages a[href^="javascript"]')`
+	onBoth("the formatting, and nothing ran", formatted, inert)
+	// Give a late onerror a moment to run, if any did.
+	time.Sleep(500 * time.Millisecond)
+	onBoth("still nothing ran", inert)
+	screenshot(t, alicePage, filepath.Join(out, "alice-formatted.png"))
+	screenshot(t, bobPage, filepath.Join(out, "bob-formatted.png"))
 }

@@ -16,6 +16,11 @@ const state = {
   typingIdle: null,  // timer that says we stopped
   busy: false,       // a refresh is running
   again: false,      // another refresh is wanted after it
+  messages: null,    // event ID -> message of the room shown
+  replyTo: '',       // event ID the composer replies to
+  editing: '',       // event ID of our message the composer edits
+  armedDelete: '',   // event ID whose Delete was clicked once
+  armedTimer: null,  // disarms it
 };
 
 // api calls chatd's JSON API as the acting user. Errors throw with the
@@ -243,28 +248,23 @@ function renderBanned(v, joined) {
   $('#no-banned').hidden = v.banned.length > 0;
 }
 
+// Emoji the page offers as one-click reactions; any key other servers
+// use is shown too.
+const quickReactions = ['👍', '❤️', '😂', '🎉'];
+
 async function loadMessages() {
   const room = state.room;
   const msgs = await api('GET', roomPath(room, '/messages'));
   if (room !== state.room) return;
   const list = $('#messages');
   const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40 || list.dataset.room !== room;
+  const byID = new Map(msgs.map((m) => [m.event_id, m]));
+  state.messages = byID;
   list.replaceChildren();
   list.dataset.room = room;
-  for (const m of msgs) {
-    const readers = m.read_by.map((r) => el('span', { class: 'reader', 'data-user': r.user_id, 'data-ts': r.ts },
-      r.user_id, ' at ', time(r.ts)));
-    const readBy = el('div', { class: 'read-by' });
-    if (readers.length) {
-      readBy.append('✓ read by ');
-      readers.forEach((r, i) => { if (i) readBy.append(', '); readBy.append(r); });
-    }
-    list.append(el('li', { class: 'msg' + (m.sender === state.userID ? ' mine' : ''), 'data-event-id': m.event_id, 'data-sender': m.sender },
-      el('div', { class: 'meta' }, el('span', { class: 'sender' }, m.sender), ' · ', time(m.ts)),
-      el('div', { class: 'body' }, m.body),
-      readBy));
-  }
+  for (const m of msgs) list.append(renderMessage(m, byID));
   if (atBottom) list.scrollTop = list.scrollHeight;
+  renderComposerMode();
   // Looking at the room is reading it: send a receipt for the newest message.
   const last = msgs[msgs.length - 1];
   if (last && state.lastRead[room] !== last.event_id) {
@@ -273,9 +273,151 @@ async function loadMessages() {
   }
 }
 
+// renderMessage builds one message. Only formatted_body, which chatd's
+// homeserver has already sanitised with a strict allow-list, is inserted
+// as HTML; bodies, user IDs and reaction keys are always text.
+function renderMessage(m, byID) {
+  const mine = m.sender === state.userID;
+  const li = el('li', {
+    class: 'msg' + (mine ? ' mine' : '') + (m.deleted ? ' deleted' : ''),
+    'data-event-id': m.event_id, 'data-sender': m.sender, 'data-msgtype': m.msgtype || 'm.text',
+    'data-edited': m.edited ? 'true' : 'false', 'data-deleted': m.deleted ? 'true' : 'false',
+  });
+  const meta = el('div', { class: 'meta' }, el('span', { class: 'sender' }, m.sender), ' · ', time(m.ts));
+  if (m.edited && !m.deleted) meta.append(' ', el('span', { class: 'edited', title: m.edited_ts ? 'edited at ' + time(m.edited_ts) : '' }, '(edited)'));
+  if (m.thread_root) meta.append(' ', el('span', { class: 'badge thread', 'data-thread-root': m.thread_root }, 'in a thread'));
+  li.append(meta);
+  if (m.reply_to) {
+    const target = byID.get(m.reply_to);
+    let quoted = 'a message';
+    if (target) quoted = target.deleted ? 'a deleted message' : target.body;
+    li.append(el('blockquote', { class: 'quote', 'data-reply-to': m.reply_to },
+      target ? el('span', { class: 'quote-sender' }, target.sender + ': ') : null,
+      el('span', { class: 'quote-body' }, quoted)));
+  }
+  const body = el('div', { class: 'body' });
+  if (m.deleted) {
+    body.append(el('span', { class: 'muted deleted-note' }, 'message deleted'));
+  } else {
+    if (m.msgtype === 'm.emote') body.append(el('span', { class: 'emote' }, '* ' + m.sender + ' '));
+    if (m.formatted_body) {
+      const html = el('span', { class: 'html' });
+      html.innerHTML = m.formatted_body; // sanitised server-side: see above
+      body.append(html);
+    } else {
+      body.append(el('span', { class: 'text' }, m.body));
+    }
+  }
+  if (m.msgtype === 'm.notice') body.classList.add('notice');
+  li.append(body);
+  if (!m.deleted) li.append(renderReactions(m), renderActions(m, mine));
+  const readers = (m.read_by || []).map((r) => el('span', { class: 'reader', 'data-user': r.user_id, 'data-ts': r.ts },
+    r.user_id, ' at ', time(r.ts)));
+  const readBy = el('div', { class: 'read-by' });
+  if (readers.length) {
+    readBy.append('✓ read by ');
+    readers.forEach((r, i) => { if (i) readBy.append(', '); readBy.append(r); });
+  }
+  li.append(readBy);
+  return li;
+}
+
+// renderReactions shows each key with its count (ours highlighted: a
+// click takes ours back), then the quick emoji not used yet.
+function renderReactions(m) {
+  const box = el('div', { class: 'reactions' });
+  const used = new Set();
+  for (const r of m.reactions || []) {
+    used.add(r.key);
+    const ours = r.users.includes(state.userID);
+    box.append(el('button', {
+      class: 'reaction' + (ours ? ' ours' : ''), 'data-key': r.key, 'data-count': r.count, title: r.users.join(', '),
+      onclick: () => (ours ? unreact(m.event_id, r.key) : react(m.event_id, r.key)),
+    }, el('span', { class: 'key' }, r.key), ' ', el('span', { class: 'count' }, String(r.count))));
+  }
+  for (const key of quickReactions) {
+    if (used.has(key)) continue;
+    box.append(el('button', { class: 'react', 'data-key': key, title: 'react with ' + key, onclick: () => react(m.event_id, key) }, key));
+  }
+  return box;
+}
+
+function renderActions(m, mine) {
+  const box = el('div', { class: 'msg-actions' },
+    el('button', { class: 'reply', onclick: () => startReply(m.event_id) }, 'Reply'));
+  if (mine) box.append(el('button', { class: 'edit', onclick: () => startEdit(m.event_id) }, 'Edit'));
+  // Others' messages need the redact power (moderators and owners by default).
+  const me = state.view && state.view.members.find((x) => x.user_id === state.userID);
+  if (!mine && !(me && (me.role === 'owner' || me.role === 'moderator'))) return box;
+  // Deleting takes two clicks: the first asks (for 5 s, across refreshes),
+  // the second deletes.
+  const armed = state.armedDelete === m.event_id;
+  const del = el('button', { class: 'delete danger', 'data-armed': armed ? 'true' : 'false' }, armed ? 'Delete for everyone?' : 'Delete');
+  del.addEventListener('click', () => {
+    if (state.armedDelete !== m.event_id) {
+      state.armedDelete = m.event_id;
+      del.dataset.armed = 'true';
+      del.textContent = 'Delete for everyone?';
+      clearTimeout(state.armedTimer);
+      state.armedTimer = setTimeout(() => { state.armedDelete = ''; refresh(); }, 5000);
+      return;
+    }
+    state.armedDelete = '';
+    deleteMessage(m.event_id);
+  });
+  box.append(del);
+  return box;
+}
+
+// The composer is in one of three modes: a new message, a reply
+// (state.replyTo) or an edit of our own message (state.editing).
+function startReply(id) {
+  state.editing = '';
+  state.replyTo = id;
+  renderComposerMode();
+  $('#text').focus();
+}
+
+function startEdit(id) {
+  const m = state.messages && state.messages.get(id);
+  if (!m) return;
+  state.replyTo = '';
+  state.editing = id;
+  $('#text').value = m.body;
+  renderComposerMode();
+  $('#text').focus();
+}
+
+function cancelMode() {
+  if (state.editing) $('#text').value = '';
+  state.replyTo = '';
+  state.editing = '';
+  renderComposerMode();
+}
+
+function renderComposerMode() {
+  const bar = $('#composer-mode');
+  const id = state.editing || state.replyTo;
+  if (!id) { bar.hidden = true; return; }
+  const m = state.messages && state.messages.get(id);
+  $('#composer-mode-label').textContent = state.editing ? 'Editing your message' : 'Replying to ' + (m ? m.sender : 'a message');
+  $('#composer-mode-quote').textContent = m ? (m.deleted ? 'message deleted' : m.body) : '';
+  bar.dataset.mode = state.editing ? 'edit' : 'reply';
+  bar.dataset.eventId = id;
+  bar.hidden = false;
+}
+
+const react = (id, key) => act(() => api('POST', roomPath(state.room, '/messages/' + encodeURIComponent(id) + '/reactions'), { key }));
+const unreact = (id, key) => act(() => api('DELETE', roomPath(state.room, '/messages/' + encodeURIComponent(id) + '/reactions/' + encodeURIComponent(key))));
+const deleteMessage = (id) => act(async () => {
+  await api('DELETE', roomPath(state.room, '/messages/' + encodeURIComponent(id)));
+  if (state.editing === id || state.replyTo === id) cancelMode();
+});
+
 // ---- actions ----
 
 function selectRoom(id) {
+  if (id !== state.room) { state.replyTo = ''; state.editing = ''; state.messages = null; }
   state.room = id;
   state.view = null;
   history.replaceState(null, '', id ? '#' + encodeURIComponent(id) : location.pathname + location.search);
@@ -309,7 +451,16 @@ async function send(text) {
     return;
   }
   if (!state.room) throw Object.assign(new Error('pick a room first, or type /federation dm @user:server'), { errcode: 'M_INVALID_PARAM' });
-  await api('POST', roomPath(state.room, '/messages'), { body: text });
+  if (state.editing) {
+    const id = state.editing;
+    await api('PUT', roomPath(state.room, '/messages/' + encodeURIComponent(id)), { body: text });
+    cancelMode();
+    return;
+  }
+  const msg = { body: text };
+  if (state.replyTo) msg.reply_to = state.replyTo;
+  await api('POST', roomPath(state.room, '/messages'), msg);
+  if (state.replyTo) cancelMode();
   state.typingSince = 0;
   clearTimeout(state.typingIdle);
 }
@@ -381,6 +532,8 @@ function wire() {
   }));
   $('#banner-accept').addEventListener('click', (e) => accept(state.room, e.target));
   $('#banner-reject').addEventListener('click', () => reject(state.room));
+  $('#composer-cancel').addEventListener('click', cancelMode);
+  $('#text').addEventListener('keydown', (e) => { if (e.key === 'Escape') cancelMode(); });
 }
 
 function setUser(name) {

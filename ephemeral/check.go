@@ -1,4 +1,4 @@
-package receipts
+package ephemeral
 
 import (
 	"context"
@@ -11,11 +11,11 @@ import (
 // Why an inbound receipt or typing notification is refused.
 var (
 	// ErrWrongOrigin: the user does not belong to the server that sent the EDU.
-	ErrWrongOrigin = errors.New("receipts: user is not on the sending server")
+	ErrWrongOrigin = errors.New("ephemeral: user is not on the sending server")
 	// ErrNotJoined: the user is not joined to the room (current state).
-	ErrNotJoined = errors.New("receipts: user is not joined to the room")
+	ErrNotJoined = errors.New("ephemeral: user is not joined to the room")
 	// ErrServerDenied: the room's server ACL does not allow the sending server.
-	ErrServerDenied = errors.New("receipts: sending server denied by the room's server ACL")
+	ErrServerDenied = errors.New("ephemeral: sending server denied by the room's server ACL")
 )
 
 // RoomView is what the inbound checks need to know about a room.
@@ -46,7 +46,7 @@ func Admit(ctx context.Context, v RoomView, origin spec.ServerName, roomID, user
 	}
 	m, err := v.Membership(ctx, roomID, userID)
 	if err != nil {
-		return fmt.Errorf("receipts: membership of %s in %s: %w", userID, roomID, err)
+		return fmt.Errorf("ephemeral: membership of %s in %s: %w", userID, roomID, err)
 	}
 	if m != spec.Join {
 		return fmt.Errorf("%w: %s in %s", ErrNotJoined, userID, roomID)

@@ -1,4 +1,4 @@
-package receipts
+package ephemeral
 
 import (
 	"bytes"
@@ -32,7 +32,7 @@ const (
 )
 
 // ErrBadEDU is returned (wrapped) for an EDU whose shape is wrong.
-var ErrBadEDU = errors.New("receipts: malformed EDU")
+var ErrBadEDU = errors.New("ephemeral: malformed EDU")
 
 // EDU is an ephemeral data unit as it travels in a transaction.
 type EDU struct {
@@ -77,16 +77,16 @@ type receiptData struct {
 //	    "event_ids": ["$event"], "data": {"ts": 1533358089009}}}}}}
 func EncodeReceipts(roomID string, rs []storage.Receipt) ([]byte, error) {
 	if len(rs) == 0 {
-		return nil, errors.New("receipts: no receipts to encode")
+		return nil, errors.New("ephemeral: no receipts to encode")
 	}
 	byType := map[string]map[string]receiptEntry{}
 	newest := map[[2]string]int64{}
 	for _, r := range rs {
 		if r.RoomID != roomID {
-			return nil, fmt.Errorf("receipts: receipt for %s in an EDU for %s", r.RoomID, roomID)
+			return nil, fmt.Errorf("ephemeral: receipt for %s in an EDU for %s", r.RoomID, roomID)
 		}
 		if r.Type == "" || r.UserID == "" || r.EventID == "" {
-			return nil, fmt.Errorf("receipts: incomplete receipt %+v", r)
+			return nil, fmt.Errorf("ephemeral: incomplete receipt %+v", r)
 		}
 		k := [2]string{r.Type, r.UserID}
 		if ts, seen := newest[k]; seen && r.TS < ts {
@@ -189,7 +189,7 @@ type TypingUpdate struct {
 //	{"edu_type": "m.typing", "content": {"room_id": "!room", "user_id": "@user", "typing": true}}
 func EncodeTyping(u TypingUpdate) ([]byte, error) {
 	if u.RoomID == "" || u.UserID == "" {
-		return nil, fmt.Errorf("receipts: incomplete typing update %+v", u)
+		return nil, fmt.Errorf("ephemeral: incomplete typing update %+v", u)
 	}
 	return json.Marshal(map[string]any{"edu_type": TypeTyping, "content": u})
 }
