@@ -201,14 +201,9 @@ func (s *Server) catchUp(ctx context.Context, roomID string, via spec.ServerName
 	if h == nil {
 		return
 	}
-	for _, ev := range evs {
-		if ev.Type() != "m.room.message" {
-			continue
-		}
-		if m, ok := messageOf(roomID, ev.EventID(), string(ev.SenderID()), int64(ev.OriginServerTS()), 0, ev.Content()); ok {
-			m.Backfilled = true
-			s.hooks.push(func(ctx context.Context) { h(ctx, m) })
-		}
+	for _, m := range s.historyMessages(ctx, roomID, evs) {
+		m.Backfilled = true
+		s.hooks.push(func(ctx context.Context) { h(ctx, m) })
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/embedmatrix/homeserver/relations"
 	"github.com/embedmatrix/homeserver/rooms"
 	"github.com/embedmatrix/homeserver/storage"
+	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 )
 
@@ -169,6 +170,26 @@ func (s *Server) Message(ctx context.Context, roomID, eventID string) (Message, 
 	return out[0], nil
 }
 
+// historyMessages reads fetched history as the host is to see it: each
+// message as stored once the batch is in, so a message that a redaction
+// in the same batch (or one held before) deleted comes out Deleted with
+// no body, and an edit shows in its message, never the copy the remote
+// served. Events the store does not hold as messages are left out.
+func (s *Server) historyMessages(ctx context.Context, roomID string, evs []gomatrixserverlib.PDU) []Message {
+	var out []Message
+	for _, ev := range evs {
+		if ev.Type() != "m.room.message" {
+			continue
+		}
+		m, err := s.Message(ctx, roomID, ev.EventID())
+		if err != nil {
+			continue
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
 // storedMessage reads a stored event as a message: false for other
 // events and for edits. A redacted m.room.message is a deleted message.
 func storedMessage(ev storage.Event) (Message, bool) {
@@ -227,16 +248,7 @@ func (s *Server) Backfill(ctx context.Context, roomID string, limit int) ([]Mess
 			errs = append(errs, err)
 			continue
 		}
-		var out []Message
-		for _, ev := range evs {
-			if ev.Type() != "m.room.message" {
-				continue
-			}
-			if m, ok := messageOf(roomID, ev.EventID(), string(ev.SenderID()), int64(ev.OriginServerTS()), 0, ev.Content()); ok {
-				out = append(out, m)
-			}
-		}
-		return out, nil
+		return s.historyMessages(ctx, roomID, evs), nil
 	}
 	if len(errs) == 0 {
 		return nil, nil

@@ -37,7 +37,11 @@ type ours struct {
 	roles        *feed[homeserver.RoleChange]
 	receipts     *feed[homeserver.Receipt]
 	typing       *feed[homeserver.Typing]
-	routes       map[string]string // server name -> address, ahead of discovery
+	edits        *feed[homeserver.Edit]
+	redactions   *feed[homeserver.Redaction]
+	reactions    *feed[homeserver.Reaction]
+	events       *feed[homeserver.Event] // Hooks.OnEvent, the catch-all
+	routes       map[string]string       // server name -> address, ahead of discovery
 	// wrap, if set, wraps the library's handler (tests that tamper with
 	// what other servers get back).
 	wrap func(http.Handler) http.Handler
@@ -91,6 +95,10 @@ func startOurs(t *testing.T, opts ...ourOption) *ours {
 		roles:        newFeed[homeserver.RoleChange](),
 		receipts:     newFeed[homeserver.Receipt](),
 		typing:       newFeed[homeserver.Typing](),
+		edits:        newFeed[homeserver.Edit](),
+		redactions:   newFeed[homeserver.Redaction](),
+		reactions:    newFeed[homeserver.Reaction](),
+		events:       newFeed[homeserver.Event](),
 		routes:       map[string]string{},
 	}
 	for _, opt := range opts {
@@ -132,6 +140,10 @@ func (o *ours) start() {
 			OnRoleChange:  func(_ context.Context, c homeserver.RoleChange) { o.roles.add(c) },
 			OnReceipt:     func(_ context.Context, r homeserver.Receipt) { o.receipts.add(r) },
 			OnTyping:      func(_ context.Context, ty homeserver.Typing) { o.typing.add(ty) },
+			OnEdit:        func(_ context.Context, e homeserver.Edit) { o.edits.add(e) },
+			OnRedaction:   func(_ context.Context, r homeserver.Redaction) { o.redactions.add(r) },
+			OnReaction:    func(_ context.Context, r homeserver.Reaction) { o.reactions.add(r) },
+			OnEvent:       func(_ context.Context, e homeserver.Event) { o.events.add(e) },
 		},
 	})
 	if err != nil {

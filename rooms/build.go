@@ -179,12 +179,22 @@ func (e *Engine) build(v gomatrixserverlib.IRoomVersion, roomID, sender, typ str
 		prev = []string{}
 	}
 	redacts := ""
-	if typ == spec.MRoomRedaction && !redactsInContent(v.Version()) {
-		// Before room version 11 the target is a top-level key.
+	if typ == spec.MRoomRedaction {
 		redacts = gjson.GetBytes(raw, "redacts").Str
-		if raw, err = sjson.DeleteBytes(raw, "redacts"); err != nil {
-			return nil, fmt.Errorf("%w: content: %v", ErrBadEvent, err)
+		if !redactsInContent(v.Version()) {
+			// Before room version 11 the target is a top-level key.
+			if raw, err = sjson.DeleteBytes(raw, "redacts"); err != nil {
+				return nil, fmt.Errorf("%w: content: %v", ErrBadEvent, err)
+			}
 		}
+		// From room version 11 the target is content.redacts, which is
+		// what this server reads (RedactsOf); it is also given at the top
+		// level, as Dendrite does for its own events: Dendrite v0.15.2
+		// reads only that key in every version, and without it stores
+		// the redaction with no target (interop TestRich05, v12). The
+		// redaction algorithm strips the top-level copy, so hashes and
+		// signatures are unaffected for servers that ignore it.
+		// https://spec.matrix.org/v1.16/rooms/v11/#moving-the-redacts-property-of-mroomredaction-events-to-a-content-property
 	}
 	b := v.NewEventBuilderFromProtoEvent(&gomatrixserverlib.ProtoEvent{
 		SenderID: sender, RoomID: roomID, Type: typ, StateKey: stateKey,
