@@ -103,7 +103,9 @@ type Relations struct {
 
 // Message is a chat message in a room. Read through Messages or Message,
 // it shows its latest valid edit, whether it was deleted and its
-// reactions; in Hooks.OnMessage it is the message as it arrived.
+// reactions; in Hooks.OnMessage it is the message as it arrived, except
+// for history fetched after joining (Backfilled), which comes as stored:
+// possibly Deleted or edited already.
 type Message struct {
 	RoomID  string
 	EventID string
