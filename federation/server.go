@@ -57,6 +57,10 @@ type ServerConfig struct {
 	OnEDUs func(ctx context.Context, origin spec.ServerName, edus []json.RawMessage)
 	// SoftwareVersion is reported by /_matrix/federation/v1/version.
 	SoftwareVersion string
+	// QueryProfile answers /query/profile with the profile of one of our
+	// users (a full user ID of this server); an error matching
+	// ErrUnknownUser answers 404 M_NOT_FOUND. Nil answers 404 for everyone.
+	QueryProfile func(ctx context.Context, userID string) (Profile, error)
 }
 
 // Server serves the federation and key APIs.
@@ -134,6 +138,7 @@ func (s *Server) routes() *mux.Router {
 	fed.Handle("/v1/backfill/{roomID}", s.authed(s.backfill)).Methods(http.MethodGet)
 	fed.Handle("/v1/get_missing_events/{roomID}", s.authed(s.missingEvents)).Methods(http.MethodPost)
 	fed.Handle("/v2/send_leave/{roomID}/{eventID}", s.authed(s.sendLeave)).Methods(http.MethodPut)
+	fed.Handle("/v1/query/profile", s.authed(s.queryProfile)).Methods(http.MethodGet)
 	return r
 }
 
