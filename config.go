@@ -59,6 +59,16 @@ type Config struct {
 	// word that they are (default 30 s).
 	TypingTimeout time.Duration
 
+	// UserExists lets the host say which local users exist: it is asked
+	// with a localpart ("alice") when another server asks about one of our
+	// users (its devices or keys), and an unknown user gets 404
+	// M_NOT_FOUND. The host's database decides, not the library's. Nil
+	// means any syntactically valid user ID of this server exists.
+	UserExists func(ctx context.Context, localpart string) (bool, error)
+	// ProfileTTL is how long a remote user's profile fetched with
+	// /query/profile is used before it is asked again (default 1 h).
+	ProfileTTL time.Duration
+
 	// MaxBodyBytes bounds inbound request bodies (default 8 MiB).
 	MaxBodyBytes int64
 	// WellKnownServer is served as m.server in /.well-known/matrix/server
