@@ -47,6 +47,13 @@ func testProfiles(t *testing.T, open opener) {
 				t.Fatalf("get after replace: %+v, %v; want %+v", got, err, second)
 			}
 
+			// Bytes a hostile peer may send come back as they were.
+			odd := storage.Profile{UserID: "@a:x", DisplayName: "A\x00\xff\\x41'%_é", AvatarURL: "mxc://x/\x00", TS: 6}
+			mustOK(t, "set odd bytes", k.set(s, c, odd))
+			if got, err := k.get(s, c, "@a:x"); err != nil || got != odd {
+				t.Fatalf("get odd bytes: %+q, %v; want %+q", got, err, odd)
+			}
+
 			// Other users are untouched; the other kind sees nothing.
 			_, err = k.get(s, c, "@b:x")
 			mustNotFound(t, "another user", err)
