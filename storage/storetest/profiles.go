@@ -51,7 +51,7 @@ func testProfiles(t *testing.T, open opener) {
 			odd := storage.Profile{UserID: "@a:x", DisplayName: "A\x00\xff\\x41'%_é", AvatarURL: "mxc://x/\x00", TS: 6}
 			mustOK(t, "set odd bytes", k.set(s, c, odd))
 			if got, err := k.get(s, c, "@a:x"); err != nil || got != odd {
-				t.Fatalf("get odd bytes: %+q, %v; want %+q", got, err, odd)
+				t.Fatalf("get odd bytes: %#v, %v; want %#v", got, err, odd)
 			}
 
 			// Other users are untouched; the other kind sees nothing.
