@@ -65,6 +65,9 @@ type Config struct {
 	// M_NOT_FOUND. The host's database decides, not the library's. Nil
 	// means any syntactically valid user ID of this server exists.
 	UserExists func(ctx context.Context, localpart string) (bool, error)
+	// ProfileTTL is how long a remote user's profile fetched with
+	// /query/profile is used before it is asked again (default 1 h).
+	ProfileTTL time.Duration
 
 	// MaxBodyBytes bounds inbound request bodies (default 8 MiB).
 	MaxBodyBytes int64

@@ -107,6 +107,7 @@ func (s *Server) CreateRoom(ctx context.Context, req CreateRoomRequest) (string,
 	roomID, err := s.rooms.CreateRoom(ctx, rooms.CreateRequest{
 		Creator: creator, Version: version, Name: req.Name, Topic: req.Topic, JoinRule: joinRule,
 		PowerLevels: pl, ExtraContent: map[string]any{content.KindKey: string(req.Kind)},
+		CreatorMember: s.joinProfile(ctx, creator),
 	})
 	if err != nil {
 		return "", err

@@ -145,6 +145,9 @@ type Message struct {
 	// Backfilled is true for history fetched after joining a room (what
 	// was said before, e.g. while an invite was pending).
 	Backfilled bool
+	// SenderName is the sender's display name in the room (from their
+	// current m.room.member event), "" when they have none.
+	SenderName string
 }
 
 // Membership is a change of one user's membership of a room.
@@ -159,6 +162,13 @@ type Membership struct {
 	// "ban" and "kick" the host should drop the room from that user's list.
 	Change string
 	Reason string
+	// DisplayName and AvatarURL are the user's profile in the room as
+	// the event sets it ("" for none).
+	DisplayName string
+	AvatarURL   string
+	// Changed says what a "profile" change changed: "displayname",
+	// "avatar_url" or both; nil for other changes.
+	Changed []string
 }
 
 // Invite is an invite of one of our users into a room.

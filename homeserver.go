@@ -46,6 +46,7 @@ type Server struct {
 	inviteMu  sync.Mutex      // serialises invite state changes
 	reactMu   sync.Mutex      // serialises reactions (the duplicate check)
 	eph       *ephemeralState // receipts and typing
+	prof      profileState    // the remote profile cache's clock
 }
 
 // New starts a Server: it opens the store, loads (or on first start
@@ -119,6 +120,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		OnOriginSeen:     s.sender.Retry,
 		OnEDUs:           s.onEDUs,
 		UserExists:       cfg.UserExists,
+		QueryProfile:     s.serveProfile,
 	})
 	if err := s.sender.Start(ctx); err != nil {
 		s.Close()

@@ -55,7 +55,8 @@ func (s *Server) invite(ctx context.Context, roomID, from, invitee string, direc
 	} else if m == spec.Ban {
 		return fmt.Errorf("%w: %s in %s", ErrBanned, invitee, roomID)
 	}
-	content := map[string]any{"membership": spec.Invite}
+	content := s.inviteeProfile(ctx, target.String())
+	content["membership"] = spec.Invite
 	if direct {
 		content["is_direct"] = true
 	}
@@ -170,7 +171,9 @@ func (s *Server) AcceptInvite(ctx context.Context, roomID, user string) error {
 	}
 	if via == s.name {
 		sk := uid
-		if _, err := s.rooms.Send(ctx, roomID, uid, spec.MRoomMember, &sk, map[string]any{"membership": spec.Join}); err != nil {
+		join := s.joinProfile(ctx, uid)
+		join["membership"] = spec.Join
+		if _, err := s.rooms.Send(ctx, roomID, uid, spec.MRoomMember, &sk, join); err != nil {
 			return err
 		}
 	} else {
@@ -319,14 +322,23 @@ func (s *Server) onMemberAccepted(a rooms.Accepted) {
 		return
 	}
 	prev, replaced := "", ""
+	var prevContent content.Member
 	if a.Replaced != nil {
 		prev, _ = a.Replaced.Membership()
 		replaced = a.Replaced.EventID()
+		prevContent = memberContent(a.Replaced.Content())
 	}
 	roomID, sender, target := ev.RoomID().String(), string(ev.SenderID()), *ev.StateKey()
 	change := invites.Classify(prev, membership, sender, target)
+	mc := memberContent(ev.Content())
 	m := Membership{RoomID: roomID, EventID: ev.EventID(), UserID: target, Sender: sender,
-		Membership: membership, Change: string(change), Reason: memberContent(ev.Content()).Reason}
+		Membership: membership, Change: string(change), Reason: mc.Reason,
+		DisplayName: mc.DisplayName, AvatarURL: mc.AvatarURL}
+	if change == invites.ChangeProfileUpdate {
+		// A join over a join: report what it changed, and nothing when
+		// it changed neither the name nor the avatar.
+		m.Changed = profileChanges(prevContent, mc)
+	}
 	local, hook := a.Local, s.cfg.Hooks.OnMembership
 	s.hooks.push(func(ctx context.Context) {
 		s.onMembershipForInvites(ctx, roomID, target, replaced, change)
@@ -334,7 +346,7 @@ func (s *Server) onMemberAccepted(a rooms.Accepted) {
 			// Someone who left or was removed is no longer typing.
 			s.eph.remote.Set(roomID, target, false)
 		}
-		if !local && hook != nil && change != invites.ChangeProfileUpdate {
+		if !local && hook != nil && (change != invites.ChangeProfileUpdate || len(m.Changed) > 0) {
 			hook(ctx, m)
 		}
 	})

@@ -21,7 +21,7 @@ func (s *Server) joinVia(ctx context.Context, roomID, uid string, via spec.Serve
 	if err != nil {
 		return err
 	}
-	join, err := s.rooms.SignTemplate(string(mj.RoomVersion), mj.JoinEvent, roomID, uid, spec.Join)
+	join, err := s.rooms.SignTemplateWith(string(mj.RoomVersion), mj.JoinEvent, roomID, uid, spec.Join, s.joinProfile(ctx, uid))
 	if err != nil {
 		return fmt.Errorf("homeserver: make_join via %s: %w", via, err)
 	}

@@ -149,6 +149,7 @@ func (s *Server) Messages(ctx context.Context, roomID string, after int64, limit
 	if err := s.aggregate(ctx, out); err != nil {
 		return nil, err
 	}
+	s.setSenderNames(ctx, roomID, out)
 	return out, nil
 }
 
@@ -167,6 +168,7 @@ func (s *Server) Message(ctx context.Context, roomID, eventID string) (Message, 
 	if err := s.aggregate(ctx, out); err != nil {
 		return Message{}, err
 	}
+	s.setSenderNames(ctx, roomID, out)
 	return out[0], nil
 }
 
@@ -270,6 +272,9 @@ func (s *Server) onMessageAccepted(a rooms.Accepted) {
 		return
 	}
 	if h := s.cfg.Hooks.OnMessage; h != nil {
-		s.hooks.push(func(ctx context.Context) { h(ctx, m) })
+		s.hooks.push(func(ctx context.Context) {
+			m.SenderName = s.displayNameIn(ctx, m.RoomID, m.Sender)
+			h(ctx, m)
+		})
 	}
 }

@@ -64,6 +64,10 @@ type ServerConfig struct {
 	UserExists func(ctx context.Context, localpart string) (bool, error)
 	// SoftwareVersion is reported by /_matrix/federation/v1/version.
 	SoftwareVersion string
+	// QueryProfile answers /query/profile with the profile of one of our
+	// users (a full user ID of this server); an error matching
+	// ErrUnknownUser answers 404 M_NOT_FOUND. Nil answers 404 for everyone.
+	QueryProfile func(ctx context.Context, userID string) (Profile, error)
 }
 
 // Server serves the federation and key APIs.
@@ -150,6 +154,7 @@ func (s *Server) routes() *mux.Router {
 	s.handle(r, fed+"/v1/user/devices/{userID}", get, s.authed(s.userDevices))
 	s.handle(r, fed+"/v1/user/keys/query", post, s.authed(s.keysQuery))
 	s.handle(r, fed+"/v1/user/keys/claim", post, s.authed(s.keysClaim))
+	s.handle(r, fed+"/v1/query/profile", get, s.authed(s.queryProfile))
 	return r
 }
 

@@ -30,6 +30,9 @@ type CreateRequest struct {
 	// PowerLevels is the m.room.power_levels content. Empty means the
 	// built-in default: the creator at 100, moderation at 50.
 	PowerLevels json.RawMessage
+	// CreatorMember is more content of the creator's join beside the
+	// membership (e.g. displayname and avatar_url); nil for none.
+	CreatorMember map[string]any
 }
 
 // DefaultVersion is the room version used when a request names none.
@@ -83,6 +86,11 @@ func (e *Engine) CreateRoom(ctx context.Context, req CreateRequest) (string, err
 	if len(req.PowerLevels) > 0 {
 		powerLevels = req.PowerLevels
 	}
+	creatorJoin := make(map[string]any, len(req.CreatorMember)+1)
+	for k, val := range req.CreatorMember {
+		creatorJoin[k] = val
+	}
+	creatorJoin["membership"] = spec.Join
 	empty := ""
 	type fledgling struct {
 		typ      string
@@ -91,7 +99,7 @@ func (e *Engine) CreateRoom(ctx context.Context, req CreateRequest) (string, err
 	}
 	plan := []fledgling{
 		{spec.MRoomCreate, empty, createContent},
-		{spec.MRoomMember, req.Creator, map[string]any{"membership": spec.Join}},
+		{spec.MRoomMember, req.Creator, creatorJoin},
 		{spec.MRoomPowerLevels, empty, powerLevels},
 		{spec.MRoomJoinRules, empty, map[string]any{"join_rule": joinRule}},
 		{spec.MRoomHistoryVisibility, empty, map[string]any{"history_visibility": "shared"}},

@@ -77,6 +77,13 @@ func (e *Engine) makeMembership(ctx context.Context, roomID, userID, membership 
 // resident server must not make us sign something else.
 // https://spec.matrix.org/v1.16/server-server-api/#joining-rooms
 func (e *Engine) SignTemplate(version string, proto gomatrixserverlib.ProtoEvent, roomID, userID, membership string) (gomatrixserverlib.PDU, error) {
+	return e.SignTemplateWith(version, proto, roomID, userID, membership, nil)
+}
+
+// SignTemplateWith is SignTemplate with more member content beside the
+// membership (e.g. the user's displayname and avatar_url); extra cannot
+// change the membership.
+func (e *Engine) SignTemplateWith(version string, proto gomatrixserverlib.ProtoEvent, roomID, userID, membership string, extra map[string]any) (gomatrixserverlib.PDU, error) {
 	v, err := Version(version)
 	if err != nil {
 		return nil, err
@@ -84,7 +91,12 @@ func (e *Engine) SignTemplate(version string, proto gomatrixserverlib.ProtoEvent
 	if proto.Type != spec.MRoomMember || proto.StateKey == nil || *proto.StateKey != userID || proto.SenderID != userID || proto.RoomID != roomID {
 		return nil, fmt.Errorf("%w: the template is for someone else", ErrBadEvent)
 	}
-	c, err := json.Marshal(map[string]string{"membership": membership})
+	body := make(map[string]any, len(extra)+1)
+	for k, val := range extra {
+		body[k] = val
+	}
+	body["membership"] = membership
+	c, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}

@@ -286,6 +286,17 @@ type Receipt struct {
 	TS      int64 // ms since epoch
 }
 
+// Profile is a user's display name and avatar: a local user's as they
+// set it, or a remote user's as another server answered it.
+type Profile struct {
+	UserID      string
+	DisplayName string // "" for none
+	AvatarURL   string // an mxc:// URI, or "" for none
+	// TS is when the profile was set (a local profile) or fetched (a
+	// cached remote profile), ms since epoch.
+	TS int64
+}
+
 // Store is everything a homeserver persists.
 //
 // Contract: every method is safe for concurrent use by many goroutines and
@@ -386,6 +397,19 @@ type Store interface {
 	// receipt of the room when eventID is empty, ordered by TS then UserID
 	// then Type.
 	Receipts(ctx context.Context, roomID, eventID string) ([]Receipt, error)
+
+	// SetLocalProfile inserts or replaces the profile of one of this
+	// server's users (by UserID).
+	SetLocalProfile(ctx context.Context, p Profile) error
+	// LocalProfile returns the profile of one of this server's users; an
+	// error matching ErrNotFound when none was ever set.
+	LocalProfile(ctx context.Context, userID string) (Profile, error)
+	// CacheRemoteProfile inserts or replaces the cached profile of another
+	// server's user (by UserID); TS is when it was fetched.
+	CacheRemoteProfile(ctx context.Context, p Profile) error
+	// RemoteProfile returns the cached profile of another server's user,
+	// however old; an error matching ErrNotFound when none is cached.
+	RemoteProfile(ctx context.Context, userID string) (Profile, error)
 
 	// InboundTransaction returns the stored response to a transaction an
 	// origin already sent us.

@@ -284,6 +284,16 @@ func paritySteps(t *testing.T, s storage.Store) []string {
 	resp, err = s.InboundTransaction(ctx, odd("o"), "t")
 	say("InboundTransaction other %q %s", resp, errText(err))
 
+	prof := storage.Profile{UserID: odd("@p"), DisplayName: odd("name"), AvatarURL: odd("mxc"), TS: 9}
+	say("SetLocalProfile %s", errText(s.SetLocalProfile(ctx, prof)))
+	say("CacheRemoteProfile %s", errText(s.CacheRemoteProfile(ctx, storage.Profile{UserID: odd("@p"), DisplayName: odd("remote"), TS: 10})))
+	lp, err := s.LocalProfile(ctx, odd("@p"))
+	say("LocalProfile %q %s, whole: %v", fmt.Sprintf("%+v", lp), errText(err), lp == prof)
+	rp, err := s.RemoteProfile(ctx, odd("@p"))
+	say("RemoteProfile %q %s", fmt.Sprintf("%+v", rp), errText(err))
+	_, err = s.LocalProfile(ctx, oddID("@p"))
+	say("LocalProfile of a near-twin %s", errText(err))
+
 	return renumber(lines)
 }
 

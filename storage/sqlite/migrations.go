@@ -26,6 +26,7 @@ var migrations = []migration{
 	{name: "receipts", sql: schemaReceipts},
 	{name: "redactions and relations", sql: schemaRelations},
 	{name: "queued PDUs by event", sql: schemaQueueEvents},
+	{name: "profiles", sql: schemaProfiles},
 }
 
 // migrate brings the database up to len(steps), applying the missing steps
