@@ -14,7 +14,6 @@ import (
 
 	"github.com/embedmatrix/homeserver/storage"
 	"github.com/matrix-org/gomatrixserverlib"
-	"github.com/matrix-org/gomatrixserverlib/fclient"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 	"github.com/tidwall/gjson"
 )
@@ -97,22 +96,11 @@ func putSend(t *testing.T, p, a *peer, api, kind string, raw json.RawMessage, ro
 // returns the status and the raw answer (which may be a JSON array).
 func craftRaw(t *testing.T, s signer, to *peer, method, path string, content json.RawMessage) (int, []byte) {
 	t.Helper()
-	fr := fclient.NewFederationRequest(method, s.name, spec.ServerName(to.name), path)
+	var c any
 	if content != nil {
-		if err := fr.SetContent(content); err != nil {
-			t.Fatal(err)
-		}
+		c = content
 	}
-	if err := fr.Sign(s.name, s.keyID, s.key); err != nil {
-		t.Fatal(err)
-	}
-	req, err := fr.HTTPRequest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.URL.Scheme = "https"
-	req.URL.Host = to.addr
-	req.Host = to.name
+	req := signedRequest(t, s, to, spec.ServerName(to.name), method, path, c)
 	resp, err := insecureClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

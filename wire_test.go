@@ -39,9 +39,9 @@ func signerOf(p *peer) signer {
 	return signer{name: id.ServerName, keyID: id.KeyID, key: id.PrivateKey}
 }
 
-// craft builds an X-Matrix signed request from s to dest, then sends it to
-// the peer's listener (whatever dest says).
-func craft(t *testing.T, s signer, to *peer, dest spec.ServerName, method, path string, content any, tamper func(*http.Request)) (int, map[string]any) {
+// signedRequest builds an X-Matrix signed request from s to dest, aimed
+// at the peer's listener (whatever dest says).
+func signedRequest(t *testing.T, s signer, to *peer, dest spec.ServerName, method, path string, content any) *http.Request {
 	t.Helper()
 	fr := fclient.NewFederationRequest(method, s.name, dest, path)
 	if content != nil {
@@ -59,6 +59,14 @@ func craft(t *testing.T, s signer, to *peer, dest spec.ServerName, method, path 
 	req.URL.Scheme = "https"
 	req.URL.Host = to.addr
 	req.Host = to.name
+	return req
+}
+
+// craft sends a signed request (see signedRequest), changed by tamper,
+// and returns the status and the JSON object answered.
+func craft(t *testing.T, s signer, to *peer, dest spec.ServerName, method, path string, content any, tamper func(*http.Request)) (int, map[string]any) {
+	t.Helper()
+	req := signedRequest(t, s, to, dest, method, path, content)
 	if tamper != nil {
 		tamper(req)
 	}
