@@ -26,6 +26,7 @@ var migrations = []migration{
 	{name: "initial schema", sql: schemaV1},
 	{name: "redactions and relations", sql: schemaRelations},
 	{name: "queued PDUs by event", sql: schemaQueueEvents},
+	{name: "aliases and the room directory", sql: schemaAliases},
 }
 
 // migrationsTable records the applied steps, one row each; the schema

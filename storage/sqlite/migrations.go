@@ -26,6 +26,7 @@ var migrations = []migration{
 	{name: "receipts", sql: schemaReceipts},
 	{name: "redactions and relations", sql: schemaRelations},
 	{name: "queued PDUs by event", sql: schemaQueueEvents},
+	{name: "aliases and the room directory", sql: schemaAliases},
 }
 
 // migrate brings the database up to len(steps), applying the missing steps
