@@ -57,6 +57,14 @@ type ServerConfig struct {
 	OnEDUs func(ctx context.Context, origin spec.ServerName, edus []json.RawMessage)
 	// SoftwareVersion is reported by /_matrix/federation/v1/version.
 	SoftwareVersion string
+	// ResolveAlias answers /query/directory for one of our aliases: the
+	// room and the servers to join it through, ours first. An unknown
+	// alias is an error matching storage.ErrNotFound. Nil: none is known.
+	ResolveAlias func(ctx context.Context, alias string) (roomID string, servers []string, err error)
+	// PublicRooms lists this server's public room directory as origin
+	// may see it ("" for this server itself), in any order; the routes
+	// filter, order and page it. Nil: the directory is empty.
+	PublicRooms func(ctx context.Context, origin string) ([]PublicRoom, error)
 }
 
 // Server serves the federation and key APIs.
@@ -64,6 +72,7 @@ type Server struct {
 	cfg    ServerConfig
 	log    *slog.Logger
 	router *mux.Router
+	pager  pager
 }
 
 // NewServer returns a Server.
@@ -80,7 +89,7 @@ func NewServer(cfg ServerConfig) *Server {
 	if cfg.OnOriginSeen == nil {
 		cfg.OnOriginSeen = func(string) {}
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger}
+	s := &Server{cfg: cfg, log: cfg.Logger, pager: newPager(cfg.Identity)}
 	s.router = s.routes()
 	return s
 }
@@ -134,6 +143,9 @@ func (s *Server) routes() *mux.Router {
 	fed.Handle("/v1/backfill/{roomID}", s.authed(s.backfill)).Methods(http.MethodGet)
 	fed.Handle("/v1/get_missing_events/{roomID}", s.authed(s.missingEvents)).Methods(http.MethodPost)
 	fed.Handle("/v2/send_leave/{roomID}/{eventID}", s.authed(s.sendLeave)).Methods(http.MethodPut)
+	fed.Handle("/v1/query/directory", s.authed(s.queryDirectory)).Methods(http.MethodGet)
+	fed.Handle("/v1/publicRooms", s.authed(s.publicRoomsGet)).Methods(http.MethodGet)
+	fed.Handle("/v1/publicRooms", s.authed(s.publicRoomsPost)).Methods(http.MethodPost)
 	return r
 }
 
