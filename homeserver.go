@@ -118,6 +118,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		OnUnknownRoomPDU: s.onOutOfRoomPDU,
 		OnOriginSeen:     s.sender.Retry,
 		OnEDUs:           s.onEDUs,
+		ResolveAlias:     s.resolveLocalAlias,
+		PublicRooms:      s.directoryEntries,
 	})
 	if err := s.sender.Start(ctx); err != nil {
 		s.Close()

@@ -176,3 +176,34 @@ func (p pager) page(entries []PublicRoom, req PublicRoomsRequest) (PublicRoomsRe
 	}
 	return res, nil
 }
+
+// PublicRoomOf builds a room's directory entry from the contents of its
+// current state events with an empty state key, by event type
+// (m.room.name, m.room.topic, m.room.avatar, m.room.canonical_alias,
+// m.room.join_rules, m.room.history_visibility, m.room.guest_access,
+// m.room.create), and its number of joined members. A field of the wrong
+// JSON type is left out, never an error: the state came from other
+// servers.
+// https://spec.matrix.org/v1.16/server-server-api/#get_matrixfederationv1publicrooms
+func PublicRoomOf(roomID string, joined int, contents map[string][]byte) PublicRoom {
+	field := func(typ, key string) string {
+		var m map[string]any
+		if json.Unmarshal(contents[typ], &m) != nil {
+			return ""
+		}
+		v, _ := m[key].(string)
+		return v
+	}
+	return PublicRoom{
+		RoomID:           roomID,
+		NumJoinedMembers: joined,
+		Name:             field("m.room.name", "name"),
+		Topic:            field("m.room.topic", "topic"),
+		AvatarURL:        field("m.room.avatar", "url"),
+		CanonicalAlias:   field("m.room.canonical_alias", "alias"),
+		JoinRule:         field("m.room.join_rules", "join_rule"),
+		RoomType:         field("m.room.create", "type"),
+		WorldReadable:    field("m.room.history_visibility", "history_visibility") == "world_readable",
+		GuestCanJoin:     field("m.room.guest_access", "guest_access") == "can_join",
+	}
+}

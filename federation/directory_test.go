@@ -125,3 +125,39 @@ func TestPageRefusesTokensNeverIssued(t *testing.T) {
 		})
 	}
 }
+
+func TestPublicRoomOf(t *testing.T) {
+	for name, tc := range map[string]struct {
+		contents map[string][]byte
+		want     PublicRoom
+	}{
+		"every field": {map[string][]byte{
+			"m.room.name":               []byte(`{"name":"General"}`),
+			"m.room.topic":              []byte(`{"topic":"Talk"}`),
+			"m.room.avatar":             []byte(`{"url":"mxc://t/abc"}`),
+			"m.room.canonical_alias":    []byte(`{"alias":"#general:t"}`),
+			"m.room.join_rules":         []byte(`{"join_rule":"public"}`),
+			"m.room.history_visibility": []byte(`{"history_visibility":"world_readable"}`),
+			"m.room.guest_access":       []byte(`{"guest_access":"can_join"}`),
+			"m.room.create":             []byte(`{"type":"m.space"}`),
+		}, PublicRoom{RoomID: "!r:t", NumJoinedMembers: 3, Name: "General", Topic: "Talk", AvatarURL: "mxc://t/abc",
+			CanonicalAlias: "#general:t", JoinRule: "public", RoomType: "m.space", WorldReadable: true, GuestCanJoin: true}},
+		"nothing": {nil, PublicRoom{RoomID: "!r:t", NumJoinedMembers: 3}},
+		"hostile types": {map[string][]byte{
+			"m.room.name":               []byte(`{"name":7}`),
+			"m.room.topic":              []byte(`[1,2]`),
+			"m.room.history_visibility": []byte(`{"history_visibility":true}`),
+			"m.room.guest_access":       []byte(`not json`),
+		}, PublicRoom{RoomID: "!r:t", NumJoinedMembers: 3}},
+		"shared history is not world readable": {map[string][]byte{
+			"m.room.history_visibility": []byte(`{"history_visibility":"shared"}`),
+			"m.room.guest_access":       []byte(`{"guest_access":"forbidden"}`),
+		}, PublicRoom{RoomID: "!r:t", NumJoinedMembers: 3}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if got := PublicRoomOf("!r:t", 3, tc.contents); got != tc.want {
+				t.Fatalf("got %+v\nwant %+v", got, tc.want)
+			}
+		})
+	}
+}
