@@ -123,6 +123,7 @@ func (s *Server) Join(ctx context.Context, room, user string, via []string) (str
 		}
 		a, _ := ids.ParseAlias(room) // ResolveAlias checked it
 		roomID = id
+		// oursFirst with no name of ours only drops repeated servers.
 		via = oursFirst("", append(append(slices.Clone(servers), via...), a.Server))
 	}
 	if joined, err := s.rooms.JoinedServers(ctx, roomID); err == nil && slices.Contains(joined, string(s.name)) {
