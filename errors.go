@@ -44,6 +44,14 @@ var (
 	// "online", "unavailable" and "offline", or a status message that is
 	// not UTF-8 or longer than 1024 bytes.
 	ErrInvalidPresence = errors.New("homeserver: invalid presence")
+	// ErrInvalidAlias: a room alias is not #localpart:server, or is not
+	// one of this server's where only ours will do (SetAlias,
+	// RemoveAlias).
+	ErrInvalidAlias = errors.New("homeserver: invalid room alias")
+	// ErrAliasTaken: the alias already names another room.
+	ErrAliasTaken = errors.New("homeserver: room alias already taken")
+	// ErrUnknownAlias: the alias names no room (here, or on its server).
+	ErrUnknownAlias = errors.New("homeserver: unknown room alias")
 )
 
 // Sentinels of the packages below the root, re-exported.
@@ -84,6 +92,9 @@ var (
 	// ErrInvalidThreadRoot: a thread cannot start from that event (it is
 	// itself in a thread or has another relation).
 	ErrInvalidThreadRoot = relations.ErrInvalidThreadRoot
+	// ErrInvalidPageToken: a PublicRooms since token this server never
+	// issued.
+	ErrInvalidPageToken = federation.ErrInvalidSince
 )
 
 // RemoteError is another server's refusal: it answered with an HTTP

@@ -121,6 +121,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		OnEDUs:           s.onEDUs,
 		UserExists:       cfg.UserExists,
 		QueryProfile:     s.serveProfile,
+		ResolveAlias:     s.resolveLocalAlias,
+		PublicRooms:      s.directoryEntries,
 	})
 	if err := s.sender.Start(ctx); err != nil {
 		s.Close()

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/embedmatrix/homeserver/content"
+	"github.com/embedmatrix/homeserver/ids"
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/fclient"
 	"github.com/matrix-org/gomatrixserverlib/spec"
@@ -95,12 +97,50 @@ func rawList(evs gomatrixserverlib.EventJSONs) []json.RawMessage {
 
 // JoinRoom joins a local user to a remote room by ID through the given
 // servers, trying each in turn until one answers (failing over when one
-// is down or does not know the room).
+// is down or does not know the room). It also takes a room alias, as Join
+// does.
 func (s *Server) JoinRoom(ctx context.Context, roomID, user string, via []string) error {
+	_, err := s.Join(ctx, roomID, user, via)
+	return err
+}
+
+// Join joins a local user to a room named by its ID or by an alias
+// (#name:server), and returns the room ID. An alias is resolved first
+// (ResolveAlias); the servers its directory gives are tried, then via,
+// then the alias's own server. A room this server is joined to already is
+// joined here, without federation.
+// https://spec.matrix.org/v1.16/client-server-api/#post_matrixclientv3joinroomidoralias
+func (s *Server) Join(ctx context.Context, room, user string, via []string) (string, error) {
 	uid, err := s.UserID(user)
 	if err != nil {
-		return err
+		return "", err
 	}
+	roomID := room
+	if len(room) > 0 && room[0] == '#' {
+		id, servers, err := s.ResolveAlias(ctx, room)
+		if err != nil {
+			return "", err
+		}
+		a, _ := ids.ParseAlias(room) // ResolveAlias checked it
+		roomID = id
+		// oursFirst with no name of ours only drops repeated servers.
+		via = oursFirst("", append(append(slices.Clone(servers), via...), a.Server))
+	}
+	if joined, err := s.rooms.JoinedServers(ctx, roomID); err == nil && slices.Contains(joined, string(s.name)) {
+		if m, err := s.membershipOf(ctx, roomID, uid); err == nil && m == spec.Join {
+			return roomID, nil
+		}
+		_, err := s.rooms.Send(ctx, roomID, uid, spec.MRoomMember, &uid, map[string]any{"membership": spec.Join})
+		if err != nil {
+			return "", fmt.Errorf("homeserver: join %s: %w", roomID, err)
+		}
+		return roomID, nil
+	}
+	return roomID, s.joinRemote(ctx, roomID, uid, via)
+}
+
+// joinRemote joins uid to a room this server is not in, through via.
+func (s *Server) joinRemote(ctx context.Context, roomID, uid string, via []string) error {
 	if len(via) == 0 {
 		return fmt.Errorf("homeserver: join %s: no server to join through", roomID)
 	}

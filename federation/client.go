@@ -194,3 +194,60 @@ func nonNil(s []string) []string {
 }
 
 var _ rooms.Remote = (*Client)(nil)
+
+// QueryDirectory asks server which room one of its aliases names, and the
+// servers to join it through.
+// https://spec.matrix.org/v1.16/server-server-api/#get_matrixfederationv1querydirectory
+func (c *Client) QueryDirectory(ctx context.Context, server spec.ServerName, alias string) (roomID string, servers []string, err error) {
+	var res struct {
+		RoomID  string   `json:"room_id"`
+		Servers []string `json:"servers"`
+	}
+	path := "/_matrix/federation/v1/query/directory?room_alias=" + url.QueryEscape(alias)
+	if err := c.Do(ctx, "GET", server, path, nil, &res); err != nil {
+		return "", nil, err
+	}
+	if res.RoomID == "" {
+		return "", nil, fmt.Errorf("federation: %s answered /query/directory for %s without a room_id", server, alias)
+	}
+	return res.RoomID, res.Servers, nil
+}
+
+// PublicRooms asks server for a page of its public room directory: a GET,
+// or a POST when there is a search term (as Synapse asks).
+// https://spec.matrix.org/v1.16/server-server-api/#public-room-directory
+func (c *Client) PublicRooms(ctx context.Context, server spec.ServerName, req PublicRoomsRequest) (PublicRoomsResponse, error) {
+	var res PublicRoomsResponse
+	const path = "/_matrix/federation/v1/publicRooms"
+	var err error
+	if req.Search == "" {
+		q := url.Values{}
+		if req.Limit > 0 {
+			q.Set("limit", fmt.Sprint(req.Limit))
+		}
+		if req.Since != "" {
+			q.Set("since", req.Since)
+		}
+		p := path
+		if len(q) > 0 {
+			p += "?" + q.Encode()
+		}
+		err = c.Do(ctx, "GET", server, p, nil, &res)
+	} else {
+		body := map[string]any{"filter": map[string]string{"generic_search_term": req.Search}}
+		if req.Limit > 0 {
+			body["limit"] = req.Limit
+		}
+		if req.Since != "" {
+			body["since"] = req.Since
+		}
+		err = c.Do(ctx, "POST", server, path, body, &res)
+	}
+	if err != nil {
+		return PublicRoomsResponse{}, err
+	}
+	if res.Chunk == nil {
+		res.Chunk = []PublicRoom{}
+	}
+	return res, nil
+}

@@ -68,6 +68,14 @@ type ServerConfig struct {
 	// users (a full user ID of this server); an error matching
 	// ErrUnknownUser answers 404 M_NOT_FOUND. Nil answers 404 for everyone.
 	QueryProfile func(ctx context.Context, userID string) (Profile, error)
+	// ResolveAlias answers /query/directory for one of our aliases: the
+	// room and the servers to join it through, ours first. An unknown
+	// alias is an error matching storage.ErrNotFound. Nil: none is known.
+	ResolveAlias func(ctx context.Context, alias string) (roomID string, servers []string, err error)
+	// PublicRooms lists this server's public room directory as origin
+	// may see it ("" for this server itself), in any order; the routes
+	// filter, order and page it. Nil: the directory is empty.
+	PublicRooms func(ctx context.Context, origin string) ([]PublicRoom, error)
 }
 
 // Server serves the federation and key APIs.
@@ -77,6 +85,7 @@ type Server struct {
 	router *mux.Router
 	// methods holds the handler of each method a path template takes.
 	methods map[string]map[string]http.Handler
+	pager   pager
 }
 
 // NewServer returns a Server.
@@ -93,7 +102,7 @@ func NewServer(cfg ServerConfig) *Server {
 	if cfg.OnOriginSeen == nil {
 		cfg.OnOriginSeen = func(string) {}
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger}
+	s := &Server{cfg: cfg, log: cfg.Logger, pager: newPager(cfg.Identity)}
 	s.router = s.routes()
 	return s
 }
@@ -155,6 +164,9 @@ func (s *Server) routes() *mux.Router {
 	s.handle(r, fed+"/v1/user/keys/query", post, s.authed(s.keysQuery))
 	s.handle(r, fed+"/v1/user/keys/claim", post, s.authed(s.keysClaim))
 	s.handle(r, fed+"/v1/query/profile", get, s.authed(s.queryProfile))
+	s.handle(r, fed+"/v1/query/directory", get, s.authed(s.queryDirectory))
+	s.handle(r, fed+"/v1/publicRooms", get, s.authed(s.publicRoomsGet))
+	s.handle(r, fed+"/v1/publicRooms", post, s.authed(s.publicRoomsPost))
 	return r
 }
 

@@ -19,6 +19,10 @@ import (
 // ErrNotFound is returned (wrapped) when a requested record does not exist.
 var ErrNotFound = errors.New("storage: not found")
 
+// ErrExists is returned (wrapped) when a record that must be new exists
+// already (an alias taken by a room).
+var ErrExists = errors.New("storage: already exists")
+
 // EventStatus says how the homeserver judged a stored event.
 type EventStatus int
 
@@ -297,6 +301,18 @@ type Profile struct {
 	TS int64
 }
 
+// Alias is a room alias of this server and the room it names.
+type Alias struct {
+	Alias  string // "#name:our.server"
+	RoomID string
+	// Servers are the servers to join the room through, as known when the
+	// alias was created (the directory answers with the room's current
+	// servers when it can).
+	Servers   []string
+	Creator   string // the user who created the alias
+	CreatedTS int64  // ms since epoch
+}
+
 // Store is everything a homeserver persists.
 //
 // Contract: every method is safe for concurrent use by many goroutines and
@@ -410,6 +426,22 @@ type Store interface {
 	// RemoteProfile returns the cached profile of another server's user,
 	// however old; an error matching ErrNotFound when none is cached.
 	RemoteProfile(ctx context.Context, userID string) (Profile, error)
+
+	// PutAlias creates an alias. An alias that exists already, for any
+	// room, is an error matching ErrExists, and nothing is changed.
+	PutAlias(ctx context.Context, a Alias) error
+	// Alias returns an alias's record.
+	Alias(ctx context.Context, alias string) (Alias, error)
+	// RoomAliases returns the aliases of a room, sorted by alias.
+	RoomAliases(ctx context.Context, roomID string) ([]Alias, error)
+	// DeleteAlias removes an alias; a missing one is an error matching
+	// ErrNotFound.
+	DeleteAlias(ctx context.Context, alias string) error
+	// SetPublished puts a room in this server's public room directory, or
+	// takes it out. Either is idempotent; the room need not be stored.
+	SetPublished(ctx context.Context, roomID string, published bool) error
+	// PublishedRooms returns the IDs of the rooms in the directory, sorted.
+	PublishedRooms(ctx context.Context) ([]string, error)
 
 	// InboundTransaction returns the stored response to a transaction an
 	// origin already sent us.

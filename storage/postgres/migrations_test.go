@@ -91,7 +91,8 @@ func TestOpenCreatesCurrentSchema(t *testing.T) {
 		"index invites_by_user", "column receipts.ts", "sequence events_stream_pos_seq",
 		"column events.redacted_by", "index relations_by_target", "column relations.key",
 		"index redactions_by_target", "column redactions.applied boolean",
-		"column outbound_queue.event_id bytea", "index outbound_queue_unsent_by_event"} {
+		"column outbound_queue.event_id bytea", "index outbound_queue_unsent_by_event",
+		"column room_aliases.servers", "index room_aliases_by_room", "column published_rooms.room_id bytea"} {
 		if !strings.Contains(got, name) {
 			t.Errorf("schema has no %s", name)
 		}
@@ -209,6 +210,47 @@ func TestUpgradeToQueueEvents(t *testing.T) {
 
 	s := openDSN(t, dsn)
 	storetest.CheckUpgradedToQueueEvents(t, s)
+	if v := schemaVersion(t, pool); v != len(migrations) {
+		t.Fatalf("schema version after the upgrade: %d, want %d", v, len(migrations))
+	}
+}
+
+// stepIndex returns the index in migrations of the step named name, so an
+// upgrade test starts from the schema just before it whatever was
+// appended after it.
+func stepIndex(t *testing.T, name string) int {
+	t.Helper()
+	for i, m := range migrations {
+		if m.name == name {
+			return i
+		}
+	}
+	t.Fatalf("no migration step named %q", name)
+	return 0
+}
+
+// TestUpgradeToAliases opens a database at the schema just before aliases
+// and the room directory, holding a room and its event: the upgrade keeps
+// them, and aliases and the directory work after it.
+func TestUpgradeToAliases(t *testing.T) {
+	t.Parallel()
+	dsn := freshDB(t)
+	pool := rawPool(t, dsn)
+	ctx := t.Context()
+	before := stepIndex(t, "aliases and the room directory")
+	if _, err := migrate(ctx, pool, migrations[:before]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `
+		INSERT INTO rooms (room_id, version, created_ts) VALUES ('!r:t', '10', 5);
+		INSERT INTO events (event_id, room_id, type, state_key, sender, depth, origin_server_ts,
+			prev_events, json, status, reject_reason, state_before, state_after)
+		VALUES ('$m', '!r:t', 'm.room.message', NULL, '@a:t', 1, 100, '{}', '{"m":1}', 'accepted', '', 0, 0);`); err != nil {
+		t.Fatal(err)
+	}
+
+	s := openDSN(t, dsn)
+	storetest.CheckUpgradedToAliases(t, s)
 	if v := schemaVersion(t, pool); v != len(migrations) {
 		t.Fatalf("schema version after the upgrade: %d, want %d", v, len(migrations))
 	}

@@ -27,6 +27,7 @@ var migrations = []migration{
 	{name: "redactions and relations", sql: schemaRelations},
 	{name: "queued PDUs by event", sql: schemaQueueEvents},
 	{name: "profiles", sql: schemaProfiles},
+	{name: "aliases and the room directory", sql: schemaAliases},
 }
 
 // migrate brings the database up to len(steps), applying the missing steps

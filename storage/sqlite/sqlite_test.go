@@ -106,7 +106,8 @@ func TestOpenCreatesCurrentSchema(t *testing.T) {
 	for _, name := range []string{"table events", "index events_room_stream", "table current_state",
 		"table forward_extremities", "index outbound_queue_by_dest", "table outbound_txns", "index invites_by_user",
 		"table relations", "index relations_by_target", "table redactions", "index redactions_by_target",
-		"index outbound_queue_unsent_by_event"} {
+		"index outbound_queue_unsent_by_event", "table room_aliases", "index room_aliases_by_room",
+		"table published_rooms"} {
 		if !strings.Contains(got, name+":") {
 			t.Errorf("schema has no %s", name)
 		}
@@ -226,6 +227,51 @@ func TestUpgradeToQueueEvents(t *testing.T) {
 	}
 	defer s.Close()
 	storetest.CheckUpgradedToQueueEvents(t, s)
+	if v := userVersion(t, rawDB(t, path)); v != len(migrations) {
+		t.Fatalf("user_version after the upgrade: %d, want %d", v, len(migrations))
+	}
+}
+
+// stepIndex returns the index in migrations of the step named name, so an
+// upgrade test starts from the schema just before it whatever was
+// appended after it.
+func stepIndex(t *testing.T, name string) int {
+	t.Helper()
+	for i, m := range migrations {
+		if m.name == name {
+			return i
+		}
+	}
+	t.Fatalf("no migration step named %q", name)
+	return 0
+}
+
+// TestUpgradeToAliases opens a file at the schema just before aliases and
+// the room directory, holding a room and its event: the upgrade keeps
+// them, and aliases and the directory work after it.
+func TestUpgradeToAliases(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	db := rawDB(t, path)
+	ctx := t.Context()
+	before := stepIndex(t, "aliases and the room directory")
+	if _, err := migrate(ctx, db, migrations[:before]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `
+		INSERT INTO rooms (room_id, version, created_ts) VALUES ('!r:t', '10', 5);
+		INSERT INTO events (event_id, room_id, type, state_key, sender, depth, origin_server_ts,
+			prev_events, json, status, reject_reason, state_before, state_after)
+		VALUES ('$m', '!r:t', 'm.room.message', NULL, '@a:t', 1, 100, '[]', CAST('{"m":1}' AS BLOB), 'accepted', '', 0, 0);`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open of a version %d file: %v", before, err)
+	}
+	defer s.Close()
+	storetest.CheckUpgradedToAliases(t, s)
 	if v := userVersion(t, rawDB(t, path)); v != len(migrations) {
 		t.Fatalf("user_version after the upgrade: %d, want %d", v, len(migrations))
 	}

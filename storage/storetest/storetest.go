@@ -58,6 +58,8 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 	t.Run("Redact", func(t *testing.T) { testRedact(t, open) })
 	t.Run("QueueRedact", func(t *testing.T) { testQueueRedact(t, open) })
 	t.Run("Profiles", func(t *testing.T) { testProfiles(t, open) })
+	t.Run("Aliases", func(t *testing.T) { testAliases(t, open) })
+	t.Run("Published", func(t *testing.T) { testPublished(t, open) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, open) })
 }
 
