@@ -77,6 +77,13 @@ func (e *Engine) makeMembership(ctx context.Context, roomID, userID, membership 
 // resident server must not make us sign something else.
 // https://spec.matrix.org/v1.16/server-server-api/#joining-rooms
 func (e *Engine) SignTemplate(version string, proto gomatrixserverlib.ProtoEvent, roomID, userID, membership string) (gomatrixserverlib.PDU, error) {
+	return e.SignTemplateReason(version, proto, roomID, userID, membership, "")
+}
+
+// SignTemplateReason is SignTemplate with a reason in the content (a
+// knock's "let me in" message, a leave's why); an empty reason is left out.
+// https://spec.matrix.org/v1.16/client-server-api/#mroommember
+func (e *Engine) SignTemplateReason(version string, proto gomatrixserverlib.ProtoEvent, roomID, userID, membership, reason string) (gomatrixserverlib.PDU, error) {
 	v, err := Version(version)
 	if err != nil {
 		return nil, err
@@ -84,7 +91,11 @@ func (e *Engine) SignTemplate(version string, proto gomatrixserverlib.ProtoEvent
 	if proto.Type != spec.MRoomMember || proto.StateKey == nil || *proto.StateKey != userID || proto.SenderID != userID || proto.RoomID != roomID {
 		return nil, fmt.Errorf("%w: the template is for someone else", ErrBadEvent)
 	}
-	c, err := json.Marshal(map[string]string{"membership": membership})
+	fields := map[string]string{"membership": membership}
+	if reason != "" {
+		fields["reason"] = reason
+	}
+	c, err := json.Marshal(fields)
 	if err != nil {
 		return nil, err
 	}
