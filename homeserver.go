@@ -46,6 +46,7 @@ type Server struct {
 	inviteMu  sync.Mutex      // serialises invite state changes
 	reactMu   sync.Mutex      // serialises reactions (the duplicate check)
 	eph       *ephemeralState // receipts and typing
+	knocks    knockMemory     // local users' knocks made in this run (knock.go)
 }
 
 // New starts a Server: it opens the store, loads (or on first start
@@ -114,8 +115,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.fed = federation.NewServer(federation.ServerConfig{
 		Identity: id, KeyRing: s.keyring, Rooms: s.rooms, Store: s.store, Logger: s.log,
 		MaxBodyBytes: cfg.MaxBodyBytes, WellKnownServer: cfg.WellKnownServer,
-		OnInvite:         s.onInvite,
-		OnUnknownRoomPDU: s.onOutOfRoomPDU,
+		OnInvite:         s.onInviteOrKnock,
+		OnUnknownRoomPDU: s.onOutOfRoomPDUOrKnock,
 		OnOriginSeen:     s.sender.Retry,
 		OnEDUs:           s.onEDUs,
 		UserExists:       cfg.UserExists,
