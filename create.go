@@ -34,6 +34,10 @@ type CreateRoomRequest struct {
 	Topic string
 	// Public makes a channel's join rule "public"; otherwise "invite".
 	Public bool
+	// JoinRule, when set, is a channel's join rule: "public", "invite" or
+	// "knock" (users ask to be invited: Knock, AcceptKnock). It overrides
+	// Public; DMs and groups take only "invite".
+	JoinRule string
 	// Version overrides Config.DefaultRoomVersion ("10", "11" or "12").
 	Version string
 	// Invite lists users (full Matrix IDs) to invite once the room exists.
@@ -86,9 +90,9 @@ func (s *Server) CreateRoom(ctx context.Context, req CreateRoomRequest) (string,
 	if version == "" {
 		version = s.cfg.DefaultRoomVersion
 	}
-	joinRule := spec.Invite
-	if req.Public && req.Kind == KindChannel {
-		joinRule = spec.Public
+	joinRule, err := req.joinRule()
+	if err != nil {
+		return "", err
 	}
 	pl, err := s.roles.DefaultContent(powerlevels.Room{Version: version, Creators: []string{creator}})
 	if err != nil {
@@ -118,6 +122,26 @@ func (s *Server) CreateRoom(ctx context.Context, req CreateRoomRequest) (string,
 		}
 	}
 	return roomID, nil
+}
+
+// joinRule is the m.room.join_rules value the request asks for.
+// https://spec.matrix.org/v1.16/client-server-api/#mroomjoin_rules
+func (req CreateRoomRequest) joinRule() (string, error) {
+	switch req.JoinRule {
+	case "":
+		if req.Public && req.Kind == KindChannel {
+			return spec.Public, nil
+		}
+		return spec.Invite, nil
+	case spec.Invite:
+		return spec.Invite, nil
+	case spec.Public, spec.Knock:
+		if req.Kind != KindChannel {
+			return "", fmt.Errorf("%w: a %s takes only the invite join rule", ErrInvalidJoinRule, req.Kind)
+		}
+		return req.JoinRule, nil
+	}
+	return "", fmt.Errorf("%w: %q", ErrInvalidJoinRule, req.JoinRule)
 }
 
 // ParseUserID checks a federated user ID, @user:server.domain, where the

@@ -101,3 +101,16 @@ var (
 // status and (usually) a Matrix errcode such as M_FORBIDDEN. Match it with
 // errors.As.
 type RemoteError = federation.RemoteError
+
+// Knocking sentinels.
+var (
+	// ErrNotKnockable: the room's join rule is not "knock", so knocking on
+	// it is refused.
+	ErrNotKnockable = errors.New("homeserver: the room does not take knocks")
+	// ErrNotKnocking: the user has no pending knock on the room to accept
+	// or refuse.
+	ErrNotKnocking = errors.New("homeserver: no pending knock")
+	// ErrInvalidJoinRule: CreateRoomRequest.JoinRule is not "public",
+	// "invite" or "knock", or is not "invite" for a DM or group.
+	ErrInvalidJoinRule = errors.New("homeserver: invalid join rule")
+)

@@ -223,3 +223,21 @@ type Presence struct {
 	// offline after 30 minutes without word from their server.
 	Expired bool
 }
+
+// Knock is a user's request to be invited into a room (join rule
+// "knock"), as the room's side sees it (Knocks, Hooks.OnKnock with State
+// "pending") and as the knocker's side follows it (MyKnocks, Hooks.OnKnock
+// with State "accepted" or "refused").
+type Knock struct {
+	RoomID  string
+	EventID string // the knock's m.room.member event
+	UserID  string // the knocking user
+	Reason  string // what the knocker said
+	// State is KnockPending, KnockAccepted (an invite came: accept it with
+	// AcceptInvite) or KnockRefused.
+	State string
+	// By is who accepted or refused the knock; Outcome its reason (a
+	// refusal's) and OutcomeEventID the invite or leave event.
+	By, Outcome, OutcomeEventID string
+	TS                          time.Time // when the knock was made
+}

@@ -47,6 +47,7 @@ type Server struct {
 	reactMu   sync.Mutex      // serialises reactions (the duplicate check)
 	eph       *ephemeralState // receipts and typing
 	prof      profileState    // the remote profile cache's clock
+	knocks    knockMemory     // local users' knocks made in this run (knock.go)
 }
 
 // New starts a Server: it opens the store, loads (or on first start
@@ -115,8 +116,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.fed = federation.NewServer(federation.ServerConfig{
 		Identity: id, KeyRing: s.keyring, Rooms: s.rooms, Store: s.store, Logger: s.log,
 		MaxBodyBytes: cfg.MaxBodyBytes, WellKnownServer: cfg.WellKnownServer,
-		OnInvite:         s.onInvite,
-		OnUnknownRoomPDU: s.onOutOfRoomPDU,
+		OnInvite:         s.onInviteOrKnock,
+		OnUnknownRoomPDU: s.onOutOfRoomPDUOrKnock,
 		OnOriginSeen:     s.sender.Retry,
 		OnEDUs:           s.onEDUs,
 		UserExists:       cfg.UserExists,

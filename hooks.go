@@ -58,4 +58,12 @@ type Hooks struct {
 	// (online to unavailable when idle, to offline when their server
 	// stops reporting them).
 	OnPresence func(ctx context.Context, p Presence)
+	// OnKnock is called, on the room's side, when a remote user knocks on
+	// a room this server is in (State "pending", with the knocker's
+	// reason; accept with AcceptKnock, refuse with RefuseKnock), and, on
+	// the knocker's side, when a local user's knock is answered (State
+	// "accepted": an invite arrived, also reported by OnInvite; or
+	// "refused": the room removed the knock). OnMembership reports the
+	// same events with Change "knock", "knock_accepted", "knock_refused".
+	OnKnock func(ctx context.Context, k Knock)
 }

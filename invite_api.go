@@ -134,9 +134,11 @@ func (s *Server) RoomInvites(ctx context.Context, roomID string) ([]Invite, erro
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Invite, len(invs))
-	for i, inv := range invs {
-		out[i] = inviteOf(inv)
+	out := make([]Invite, 0, len(invs))
+	for _, inv := range invs {
+		if inv.Direction != knockDirection { // a local user's knock (knock.go)
+			out = append(out, inviteOf(inv))
+		}
 	}
 	return out, nil
 }

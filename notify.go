@@ -20,13 +20,13 @@ type acceptedRoute struct {
 // acceptedRoutes maps an event type to its handler; each handler lives in
 // its feature's file. A new event type is one line here.
 var acceptedRoutes = map[string]acceptedRoute{
-	spec.MRoomMember:      {handle: (*Server).onMemberAccepted, local: true}, // invite_api.go
-	"m.room.message":      {handle: (*Server).onMessageAccepted},             // messages.go (edits: relations.go)
-	"m.reaction":          {handle: (*Server).onReactionAccepted},            // relations.go
-	spec.MRoomRedaction:   {handle: (*Server).onRedactionAccepted},           // redact.go
-	spec.MRoomName:        {handle: (*Server).onNameAccepted},                // summary.go
-	spec.MRoomTopic:       {handle: (*Server).onTopicAccepted},               // summary.go
-	spec.MRoomPowerLevels: {handle: (*Server).onPowerLevelsAccepted},         // moderation.go
+	spec.MRoomMember:      {handle: (*Server).onMemberOrKnockAccepted, local: true}, // invite_api.go, knock.go
+	"m.room.message":      {handle: (*Server).onMessageAccepted},                    // messages.go (edits: relations.go)
+	"m.reaction":          {handle: (*Server).onReactionAccepted},                   // relations.go
+	spec.MRoomRedaction:   {handle: (*Server).onRedactionAccepted},                  // redact.go
+	spec.MRoomName:        {handle: (*Server).onNameAccepted},                       // summary.go
+	spec.MRoomTopic:       {handle: (*Server).onTopicAccepted},                      // summary.go
+	spec.MRoomPowerLevels: {handle: (*Server).onPowerLevelsAccepted},                // moderation.go
 }
 
 // onAccepted turns accepted events into host hooks (rooms.Config's

@@ -102,6 +102,32 @@ func (c *Client) SendLeave(ctx context.Context, dest spec.ServerName, ev gomatri
 	return c.Do(ctx, "PUT", dest, path, json.RawMessage(ev.JSON()), nil)
 }
 
+// MakeKnock asks dest for a knock template for userID, offering the room
+// versions this server supports.
+// https://spec.matrix.org/v1.16/server-server-api/#get_matrixfederationv1make_knockroomiduserid
+func (c *Client) MakeKnock(ctx context.Context, dest spec.ServerName, roomID, userID string) (fclient.RespMakeKnock, error) {
+	q := make([]string, 0, len(rooms.SupportedVersions))
+	for _, v := range rooms.SupportedVersions {
+		q = append(q, "ver="+url.QueryEscape(string(v)))
+	}
+	path := "/_matrix/federation/v1/make_knock/" + url.PathEscape(roomID) + "/" + url.PathEscape(userID) + "?" + strings.Join(q, "&")
+	var res fclient.RespMakeKnock
+	err := c.Do(ctx, "GET", dest, path, nil, &res)
+	return res, err
+}
+
+// SendKnock sends our signed knock through dest and returns the
+// knock_room_state it answers (stripped state events, raw).
+// https://spec.matrix.org/v1.16/server-server-api/#put_matrixfederationv1send_knockroomideventid
+func (c *Client) SendKnock(ctx context.Context, dest spec.ServerName, ev gomatrixserverlib.PDU) ([]json.RawMessage, error) {
+	path := "/_matrix/federation/v1/send_knock/" + url.PathEscape(ev.RoomID().String()) + "/" + url.PathEscape(ev.EventID())
+	var res struct {
+		KnockRoomState []json.RawMessage `json:"knock_room_state"`
+	}
+	err := c.Do(ctx, "PUT", dest, path, json.RawMessage(ev.JSON()), &res)
+	return res.KnockRoomState, err
+}
+
 // SendInvite asks the invitee's server to co-sign an invite (v2). state is
 // the invite_room_state: stripped state events (and the full create event).
 // https://spec.matrix.org/v1.16/server-server-api/#put_matrixfederationv2inviteroomideventid

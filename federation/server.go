@@ -151,6 +151,8 @@ func (s *Server) routes() *mux.Router {
 	s.handle(r, fed+"/v2/send_join/{roomID}/{eventID}", put, s.authed(s.sendJoin))
 	s.handle(r, fed+"/v1/make_leave/{roomID}/{userID}", get, s.authed(s.makeLeave))
 	s.handle(r, fed+"/v2/send_leave/{roomID}/{eventID}", put, s.authed(s.sendLeave))
+	s.handle(r, fed+"/v1/make_knock/{roomID}/{userID}", get, s.authed(s.makeKnock))
+	s.handle(r, fed+"/v1/send_knock/{roomID}/{eventID}", put, s.authed(s.sendKnock))
 	s.handle(r, fed+"/v1/send_join/{roomID}/{eventID}", put, s.authed(v1Answer(s.sendJoin)))
 	s.handle(r, fed+"/v1/send_leave/{roomID}/{eventID}", put, s.authed(v1Answer(s.sendLeave)))
 	s.handle(r, fed+"/v1/event/{eventID}", get, s.authed(s.event))

@@ -16,6 +16,11 @@ const (
 	ChangeInviteReject  Change = "invite_rejected"
 	ChangeInviteRevoke  Change = "invite_revoked"
 	ChangeProfileUpdate Change = "profile"
+	// Knocking (room versions 7+).
+	ChangeKnock          Change = "knock"           // a request to be invited
+	ChangeKnockAccepted  Change = "knock_accepted"  // knock -> invite
+	ChangeKnockRefused   Change = "knock_refused"   // knock -> leave, by someone else
+	ChangeKnockRetracted Change = "knock_retracted" // knock -> leave, by the knocker
 )
 
 // Classify says what a membership event did, given the target's previous
@@ -28,9 +33,20 @@ const (
 //	*      -> leave, by someone else    kick
 //	*      -> ban                       ban
 //	join   -> join                      profile (display name or avatar)
+//	*      -> knock                     knock
+//	knock  -> invite                    knock_accepted
+//	knock  -> leave, by the knocker     knock_retracted
+//	knock  -> leave, by someone else    knock_refused
+//
+// https://spec.matrix.org/v1.16/client-server-api/#knocking-on-rooms
 func Classify(prev, next, sender, target string) Change {
 	switch next {
+	case "knock":
+		return ChangeKnock
 	case "invite":
+		if prev == "knock" {
+			return ChangeKnockAccepted
+		}
 		return ChangeInvite
 	case "join":
 		if prev == "join" {
@@ -47,6 +63,10 @@ func Classify(prev, next, sender, target string) Change {
 			return ChangeInviteReject
 		case prev == "invite":
 			return ChangeInviteRevoke
+		case prev == "knock" && sender == target:
+			return ChangeKnockRetracted
+		case prev == "knock":
+			return ChangeKnockRefused
 		case sender != target:
 			return ChangeKick
 		}

@@ -22,6 +22,13 @@ func TestClassify(t *testing.T) {
 		"unbanned":             {"ban", "leave", "@a:x", "@b:y", ChangeUnban},
 		"profile change":       {"join", "join", "@b:y", "@b:y", ChangeProfileUpdate},
 		"knock passes through": {"", "knock", "@b:y", "@b:y", Change("knock")},
+		"knocked":              {"", "knock", "@b:y", "@b:y", ChangeKnock},
+		"knocked again":        {"leave", "knock", "@b:y", "@b:y", ChangeKnock},
+		"knock accepted":       {"knock", "invite", "@a:x", "@b:y", ChangeKnockAccepted},
+		"knock refused":        {"knock", "leave", "@a:x", "@b:y", ChangeKnockRefused},
+		"knock retracted":      {"knock", "leave", "@b:y", "@b:y", ChangeKnockRetracted},
+		"knocker banned":       {"knock", "ban", "@a:x", "@b:y", ChangeBan},
+		"knocker joins":        {"knock", "join", "@b:y", "@b:y", ChangeJoin},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

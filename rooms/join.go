@@ -80,6 +80,17 @@ func (e *Engine) SignTemplate(version string, proto gomatrixserverlib.ProtoEvent
 	return e.SignTemplateWith(version, proto, roomID, userID, membership, nil)
 }
 
+// SignTemplateReason is SignTemplate with a reason in the content (a
+// knock's "let me in" message, a leave's why); an empty reason is left out.
+// https://spec.matrix.org/v1.16/client-server-api/#mroommember
+func (e *Engine) SignTemplateReason(version string, proto gomatrixserverlib.ProtoEvent, roomID, userID, membership, reason string) (gomatrixserverlib.PDU, error) {
+	var extra map[string]any
+	if reason != "" {
+		extra = map[string]any{"reason": reason}
+	}
+	return e.SignTemplateWith(version, proto, roomID, userID, membership, extra)
+}
+
 // SignTemplateWith is SignTemplate with more member content beside the
 // membership (e.g. the user's displayname and avatar_url); extra cannot
 // change the membership.
