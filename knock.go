@@ -101,7 +101,11 @@ func (s *Server) Knock(ctx context.Context, roomIDOrAlias, user, reason string, 
 	}
 	roomID := roomIDOrAlias
 	if strings.HasPrefix(roomID, "#") {
-		return fmt.Errorf("%w: knock on %s: aliases are not resolved for knocks yet, give the room ID", ErrUnknownRoom, roomID)
+		id, servers, err := s.ResolveAlias(ctx, roomIDOrAlias)
+		if err != nil {
+			return fmt.Errorf("homeserver: knock on %s: %w", roomIDOrAlias, err)
+		}
+		roomID, via = id, append(servers, via...)
 	}
 	if err := ids.CheckRoomID(roomID); err != nil {
 		return fmt.Errorf("%w: %v", ErrUnknownRoom, err)

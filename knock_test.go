@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
@@ -154,7 +155,7 @@ func TestKnockRefusedByTheRoom(t *testing.T) {
 		"remote room not knockable":  {b, inviteOnly, "bob", 403, nil},
 		"remote room, banned":        {b, knockable, "mallory", 403, nil},
 		"local room not knockable":   {a, inviteOnly, "zed", 0, ErrNotKnockable},
-		"an alias (not resolved)":    {b, "#club:" + a.name, "bob", 0, ErrUnknownRoom},
+		"an unknown alias":           {b, "#club:" + a.name, "bob", 0, ErrUnknownAlias},
 		"not a room ID":              {b, "club", "bob", 0, ErrUnknownRoom},
 		"remote user as the knocker": {b, knockable, a.userID("alice"), 0, ErrInvalidUserID},
 	}
@@ -181,6 +182,25 @@ func TestKnockRefusedByTheRoom(t *testing.T) {
 			}
 		})
 	}
+	// A knock by alias resolves it over federation, then knocks there.
+	if err := a.srv.SetAlias(ctx, knockable, "alice", "#knockable:"+a.name); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.srv.Knock(ctx, "#knockable:"+a.name, "erin", "by alias", nil); err != nil {
+		t.Fatalf("knock by alias: %v", err)
+	}
+	eventually(t, "erin's knock by alias on a", 10*time.Second, func() error {
+		ks, err := a.srv.Knocks(ctx, knockable)
+		if err != nil {
+			return err
+		}
+		for _, k := range ks {
+			if k.UserID == b.userID("erin") && k.Reason == "by alias" {
+				return nil
+			}
+		}
+		return errors.New("not yet")
+	})
 	if _, err := a.srv.CreateRoom(ctx, CreateRoomRequest{Creator: "alice", Kind: KindGroup, Invite: []string{b.userID("bob")}, JoinRule: "knock"}); !errors.Is(err, ErrInvalidJoinRule) {
 		t.Fatalf("a knockable group DM: %v, want ErrInvalidJoinRule", err)
 	}
