@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"slices"
 
-	"github.com/embedmatrix/homeserver/content"
 	"github.com/embedmatrix/homeserver/federation"
 	"github.com/embedmatrix/homeserver/ids"
 	"github.com/embedmatrix/homeserver/storage"
@@ -214,33 +213,16 @@ func (s *Server) directoryEntries(ctx context.Context, origin string) ([]PublicR
 		if origin != "" && s.rooms.CheckServerACL(ctx, roomID, spec.ServerName(origin)) != nil {
 			continue
 		}
-		state, err := s.store.CurrentState(ctx, roomID)
-		if err != nil {
-			return nil, fmt.Errorf("homeserver: public rooms: state of %s: %w", roomID, err)
+		sum, err := s.stateSummary(ctx, roomID, "")
+		if errors.Is(err, storage.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return nil, fmt.Errorf("homeserver: public rooms: %w", err)
 		}
-		contents := map[string][]byte{}
-		joined, ours := 0, false
-		for _, ev := range state {
-			if ev.StateKey == nil {
-				continue
-			}
-			if ev.Type == spec.MRoomMember {
-				if memberContent(content.Of(ev.JSON)).Membership == spec.Join {
-					joined++
-					if srv, err := ids.ServerOf(*ev.StateKey); err == nil && srv == s.name {
-						ours = true
-					}
-				}
-				continue
-			}
-			if *ev.StateKey == "" {
-				contents[ev.Type] = content.Of(ev.JSON)
-			}
-		}
-		if !ours {
+		if !sum.ours {
 			continue
 		}
-		out = append(out, federation.PublicRoomOf(roomID, joined, contents))
+		out = append(out, sum.entry)
 	}
 	return out, nil
 }
