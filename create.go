@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/embedmatrix/homeserver/content"
+	"github.com/embedmatrix/homeserver/federation"
 	"github.com/embedmatrix/homeserver/ids"
 	"github.com/embedmatrix/homeserver/invites"
 	"github.com/embedmatrix/homeserver/powerlevels"
@@ -21,6 +22,9 @@ const (
 	KindDM      RoomKind = "dm"      // a 1:1 direct message
 	KindGroup   RoomKind = "group"   // a direct message between several users
 )
+
+// RoomTypeSpace is the room type of a space (CreateRoomRequest.Type).
+const RoomTypeSpace = federation.SpaceRoomType
 
 // direct reports whether the kind is a DM or a group DM.
 func (k RoomKind) direct() bool { return k == KindDM || k == KindGroup }
@@ -40,6 +44,12 @@ type CreateRoomRequest struct {
 	JoinRule string
 	// Version overrides Config.DefaultRoomVersion ("10", "11" or "12").
 	Version string
+	// Type is a channel's room type, the m.room.create "type": RoomTypeSpace
+	// makes a space (its children are m.space.child state events, sent
+	// with SendEvent). "" is a plain room. A DM or group with a type
+	// fails with ErrUnsupportedRoomType.
+	// https://spec.matrix.org/v1.16/client-server-api/#types
+	Type string
 	// Invite lists users (full Matrix IDs) to invite once the room exists.
 	Invite []string
 	// Encrypted, ReadOnly and Broadcast rooms cannot be federated: asking
@@ -86,6 +96,9 @@ func (s *Server) CreateRoom(ctx context.Context, req CreateRoomRequest) (string,
 	default:
 		return "", fmt.Errorf("homeserver: unknown room kind %q", req.Kind)
 	}
+	if req.Type != "" && req.Kind != KindChannel {
+		return "", fmt.Errorf("%w: a %s cannot have the room type %q", ErrUnsupportedRoomType, req.Kind, req.Type)
+	}
 	version := req.Version
 	if version == "" {
 		version = s.cfg.DefaultRoomVersion
@@ -108,9 +121,13 @@ func (s *Server) CreateRoom(ctx context.Context, req CreateRoomRequest) (string,
 			}
 		}
 	}
+	extra := map[string]any{content.KindKey: string(req.Kind)}
+	if req.Type != "" {
+		extra["type"] = req.Type
+	}
 	roomID, err := s.rooms.CreateRoom(ctx, rooms.CreateRequest{
 		Creator: creator, Version: version, Name: req.Name, Topic: req.Topic, JoinRule: joinRule,
-		PowerLevels: pl, ExtraContent: map[string]any{content.KindKey: string(req.Kind)},
+		PowerLevels: pl, ExtraContent: extra,
 		CreatorMember: s.joinProfile(ctx, creator),
 	})
 	if err != nil {

@@ -74,9 +74,10 @@ func (s *Server) SetAlias(ctx context.Context, roomID, sender, alias string) err
 	return nil
 }
 
-// RemoveAlias deletes one of this server's aliases. The room's
-// m.room.canonical_alias, if it names the alias, is left as it is. An
-// unknown alias fails with ErrUnknownAlias.
+// RemoveAlias deletes one of this server's aliases. It leaves the room's
+// m.room.canonical_alias alone, even when it names the alias (use
+// RemoveAliasAs to update it too). An unknown alias fails with
+// ErrUnknownAlias.
 func (s *Server) RemoveAlias(ctx context.Context, alias string) error {
 	a, err := s.ourAlias(alias)
 	if err != nil {
@@ -88,6 +89,54 @@ func (s *Server) RemoveAlias(ctx context.Context, alias string) error {
 		return fmt.Errorf("homeserver: remove alias %s: %w", a, err)
 	}
 	return nil
+}
+
+// RemoveAliasAs deletes one of this server's aliases, as Synapse does
+// when a client deletes one: when the room's m.room.canonical_alias names
+// it (as alias or among alt_aliases), a new one without it is sent first,
+// as sender (a local user joined to the room with the power to send
+// it). Without that power nothing changes and the error matches
+// ErrForbidden (ErrNotJoined when sender is not joined). When the
+// canonical alias does not name it, sender needs no power. An unknown
+// alias fails with ErrUnknownAlias; an alias of another server, or with a
+// bad grammar, with ErrInvalidAlias.
+// https://spec.matrix.org/v1.16/client-server-api/#mroomcanonical_alias
+func (s *Server) RemoveAliasAs(ctx context.Context, alias, sender string) error {
+	a, err := s.ourAlias(alias)
+	if err != nil {
+		return err
+	}
+	uid, err := s.UserID(sender)
+	if err != nil {
+		return err
+	}
+	rec, err := s.store.Alias(ctx, a)
+	if errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("%w: %s", ErrUnknownAlias, a)
+	} else if err != nil {
+		return fmt.Errorf("homeserver: remove alias %s: %w", a, err)
+	}
+	ev, err := s.store.StateEvent(ctx, rec.RoomID, spec.MRoomCanonicalAlias, "")
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+	case err != nil:
+		return fmt.Errorf("homeserver: remove alias %s: %w", a, err)
+	default:
+		// A canonical alias content that is not an object names nothing.
+		updated, changed, perr := content.CanonicalAliasWithout(content.Of(ev.JSON), a)
+		if perr != nil || !changed {
+			break
+		}
+		if m, err := s.membershipOf(ctx, rec.RoomID, uid); err != nil {
+			return err
+		} else if m != spec.Join {
+			return fmt.Errorf("%w: %s in %s", ErrNotJoined, uid, rec.RoomID)
+		}
+		if err := s.sendState(ctx, rec.RoomID, uid, spec.MRoomCanonicalAlias, updated); err != nil {
+			return fmt.Errorf("homeserver: remove alias %s: canonical alias: %w", a, err)
+		}
+	}
+	return s.RemoveAlias(ctx, a)
 }
 
 // ResolveAlias returns the room an alias names and servers to join it
@@ -214,33 +263,16 @@ func (s *Server) directoryEntries(ctx context.Context, origin string) ([]PublicR
 		if origin != "" && s.rooms.CheckServerACL(ctx, roomID, spec.ServerName(origin)) != nil {
 			continue
 		}
-		state, err := s.store.CurrentState(ctx, roomID)
-		if err != nil {
-			return nil, fmt.Errorf("homeserver: public rooms: state of %s: %w", roomID, err)
+		sum, err := s.stateSummary(ctx, roomID, "")
+		if errors.Is(err, storage.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return nil, fmt.Errorf("homeserver: public rooms: %w", err)
 		}
-		contents := map[string][]byte{}
-		joined, ours := 0, false
-		for _, ev := range state {
-			if ev.StateKey == nil {
-				continue
-			}
-			if ev.Type == spec.MRoomMember {
-				if memberContent(content.Of(ev.JSON)).Membership == spec.Join {
-					joined++
-					if srv, err := ids.ServerOf(*ev.StateKey); err == nil && srv == s.name {
-						ours = true
-					}
-				}
-				continue
-			}
-			if *ev.StateKey == "" {
-				contents[ev.Type] = content.Of(ev.JSON)
-			}
-		}
-		if !ours {
+		if !sum.ours {
 			continue
 		}
-		out = append(out, federation.PublicRoomOf(roomID, joined, contents))
+		out = append(out, sum.entry)
 	}
 	return out, nil
 }

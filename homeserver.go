@@ -124,6 +124,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		QueryProfile:     s.serveProfile,
 		ResolveAlias:     s.resolveLocalAlias,
 		PublicRooms:      s.directoryEntries,
+		Hierarchy:        s.serveHierarchy,
 	})
 	if err := s.sender.Start(ctx); err != nil {
 		s.Close()

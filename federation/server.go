@@ -76,6 +76,13 @@ type ServerConfig struct {
 	// may see it ("" for this server itself), in any order; the routes
 	// filter, order and page it. Nil: the directory is empty.
 	PublicRooms func(ctx context.Context, origin string) ([]PublicRoom, error)
+	// Hierarchy answers /hierarchy for a room this server holds (the
+	// route has checked that it exists and that its server ACL lets
+	// origin in): the room and its children as origin may see them
+	// (HierarchyVisible, SpaceChildren). A room origin may not see, or
+	// that this server is no longer in, is an error matching
+	// storage.ErrNotFound (404 M_NOT_FOUND). Nil: every room is unknown.
+	Hierarchy func(ctx context.Context, origin, roomID string, suggestedOnly bool) (Hierarchy, error)
 }
 
 // Server serves the federation and key APIs.
@@ -169,6 +176,7 @@ func (s *Server) routes() *mux.Router {
 	s.handle(r, fed+"/v1/query/directory", get, s.authed(s.queryDirectory))
 	s.handle(r, fed+"/v1/publicRooms", get, s.authed(s.publicRoomsGet))
 	s.handle(r, fed+"/v1/publicRooms", post, s.authed(s.publicRoomsPost))
+	s.handle(r, fed+"/v1/hierarchy/{roomID}", get, s.authed(s.hierarchy))
 	return r
 }
 
