@@ -37,6 +37,8 @@ type request struct {
 	// on the routes that have them.
 	event string
 	key   string
+	// target is the {target} of the knock route: a room ID or an alias.
+	target string
 }
 
 // endpoint answers an API call with a status and a JSON body, or an error.
@@ -73,6 +75,19 @@ func (a *App) routes() http.Handler {
 	room("/kick", methods{http.MethodPost: a.handle(true, a.postKick)})
 	room("/read", methods{http.MethodPost: a.handle(true, a.postRead)})
 	room("/typing", methods{http.MethodPost: a.handle(true, a.postTyping)})
+	// Profiles, presence, aliases, the directory and knocking (issue 13).
+	api.Handle("/profile", methods{http.MethodPut: a.handle(true, a.putProfile)})
+	api.Handle("/profile/{user}", methods{http.MethodGet: a.handle(false, a.getProfile)})
+	api.Handle("/presence", methods{http.MethodPut: a.handle(true, a.putPresence)})
+	api.Handle("/join", methods{http.MethodPost: a.handle(true, a.postJoin)})
+	api.Handle("/directory", methods{http.MethodGet: a.handle(false, a.getDirectory)})
+	api.Handle("/knocks", methods{http.MethodGet: a.handle(true, a.getMyKnocks)})
+	room("/alias", methods{http.MethodPut: a.handle(true, a.putAlias)})
+	room("/published", methods{http.MethodPut: a.handle(true, a.putPublished)})
+	room("/knocks/{user}/accept", methods{http.MethodPost: a.handle(true, a.postAcceptKnock)})
+	room("/knocks/{user}/refuse", methods{http.MethodPost: a.handle(true, a.postRefuseKnock)})
+	// A knock names its room by ID or by alias (URL-escaped: %23 for '#').
+	api.Handle("/rooms/{target}/knock", methods{http.MethodPost: a.handle(true, a.postKnock)})
 	api.NotFoundHandler = http.HandlerFunc(notFound)
 
 	a.hs.RegisterRoutes(r)
@@ -190,6 +205,13 @@ func (a *App) prepare(q *request, needUser bool) error {
 		}
 		q.event = ev
 	}
+	if raw, ok := mux.Vars(q.r)["target"]; ok {
+		target, err := url.PathUnescape(raw)
+		if err != nil || !(validRoomID(target) || validAlias(target)) {
+			return apiErr(http.StatusBadRequest, codeInvalidParam, fmt.Sprintf("%q is neither a room ID nor an alias (URL-escaped in paths)", raw))
+		}
+		q.target = target
+	}
 	if raw, ok := mux.Vars(q.r)["key"]; ok {
 		key, err := url.PathUnescape(raw)
 		if err != nil || key == "" {
@@ -227,6 +249,20 @@ func validRoomID(id string) bool {
 	return true
 }
 
+// validAlias accepts what looks like "#name:server"; the library checks
+// the grammar.
+func validAlias(a string) bool {
+	if len(a) < 4 || len(a) > 255 || a[0] != '#' || !strings.Contains(a, ":") {
+		return false
+	}
+	for _, r := range a {
+		if unicode.IsControl(r) || unicode.IsSpace(r) {
+			return false
+		}
+	}
+	return true
+}
+
 // decode reads the JSON object in the request body into v.
 func decode(q *request, v any) error {
 	body, err := io.ReadAll(http.MaxBytesReader(nil, q.r.Body, maxBody))
@@ -247,6 +283,16 @@ func decode(q *request, v any) error {
 		return apiErr(http.StatusBadRequest, codeBadJSON, "the body does not fit: "+err.Error())
 	}
 	return nil
+}
+
+// pathUser is the {user} of the path, unescaped and checked as checkUser
+// does.
+func (a *App) pathUser(q *request) (string, error) {
+	raw, err := url.PathUnescape(mux.Vars(q.r)["user"])
+	if err != nil {
+		return "", apiErr(http.StatusBadRequest, codeInvalidParam, "the user in the path is not URL-escaped properly")
+	}
+	return a.checkUser(q.ctx, "user", raw)
 }
 
 func missing(field string) error {

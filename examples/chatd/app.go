@@ -53,9 +53,11 @@ type App struct {
 	hs     *homeserver.Server
 	db     *hostDB
 	events *notifier
-	srv    *http.Server
-	ln     net.Listener
-	served chan struct{}
+	// profiles remembers failed profile look-ups (see profile.go).
+	profiles profileCache
+	srv      *http.Server
+	ln       net.Listener
+	served   chan struct{}
 }
 
 // sidecar returns a file next to the DB: "chat.db" + ".matrix.db" gives
@@ -117,6 +119,9 @@ func run(ctx context.Context, cfg Config) (a *App, err error) {
 		Hooks:              a.hooks(),
 		InsecureSkipVerify: cfg.InsecureSkipVerify,
 		TypingTimeout:      cfg.TypingTimeout,
+		// chatd's users table says who exists: other servers asking for
+		// anyone else's profile or devices get 404.
+		UserExists: a.db.hasUser,
 	})
 	if err != nil {
 		return nil, err

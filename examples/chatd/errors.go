@@ -41,6 +41,7 @@ const (
 	codeUnknown      = "M_UNKNOWN"
 	codeUnsupported  = "M_UNSUPPORTED_ROOM_VERSION"
 	codeDuplicate    = "M_DUPLICATE_ANNOTATION"
+	codeRoomInUse    = "M_ROOM_IN_USE"
 )
 
 // errorOf turns what the homeserver (or chatd) returned into an API error.
@@ -60,13 +61,20 @@ func errorOf(err error) *apiError {
 		errors.Is(err, homeserver.ErrForbidden),
 		errors.Is(err, homeserver.ErrNotInviter),
 		errors.Is(err, homeserver.ErrNotJoined),
-		errors.Is(err, homeserver.ErrRoleNotAllowed):
+		errors.Is(err, homeserver.ErrRoleNotAllowed),
+		errors.Is(err, homeserver.ErrNotKnockable):
 		return apiErr(http.StatusForbidden, codeForbidden, msg)
+	// https://spec.matrix.org/v1.16/client-server-api/#put_matrixclientv3directoryroomroomalias
+	// (409 when the alias names a room already).
+	case errors.Is(err, homeserver.ErrAliasTaken):
+		return apiErr(http.StatusConflict, codeRoomInUse, msg)
 	case errors.Is(err, homeserver.ErrDuplicateAnnotation):
 		return apiErr(http.StatusBadRequest, codeDuplicate, msg)
 	case errors.Is(err, homeserver.ErrUnknownRoom),
 		errors.Is(err, homeserver.ErrUnknownEvent),
-		errors.Is(err, homeserver.ErrNotInvited):
+		errors.Is(err, homeserver.ErrNotInvited),
+		errors.Is(err, homeserver.ErrUnknownAlias),
+		errors.Is(err, homeserver.ErrNotKnocking):
 		return apiErr(http.StatusNotFound, codeNotFound, msg)
 	case errors.Is(err, homeserver.ErrInvalidUserID),
 		errors.Is(err, homeserver.ErrUnsupportedRoomType),
@@ -77,7 +85,11 @@ func errorOf(err error) *apiError {
 		errors.Is(err, homeserver.ErrInvalidContent),
 		errors.Is(err, homeserver.ErrInvalidReaction),
 		errors.Is(err, homeserver.ErrInvalidThreadRoot),
-		errors.Is(err, homeserver.ErrEventTypeNotAllowed):
+		errors.Is(err, homeserver.ErrEventTypeNotAllowed),
+		errors.Is(err, homeserver.ErrInvalidAlias),
+		errors.Is(err, homeserver.ErrInvalidPresence),
+		errors.Is(err, homeserver.ErrInvalidJoinRule),
+		errors.Is(err, homeserver.ErrInvalidPageToken):
 		return apiErr(http.StatusBadRequest, codeInvalidParam, msg)
 	case errors.Is(err, homeserver.ErrUnsupportedRoomVersion):
 		return apiErr(http.StatusBadRequest, codeUnsupported, msg)

@@ -71,6 +71,14 @@ func (a *App) hooks() homeserver.Hooks {
 			a.log.Debug("receipt", "room_id", r.RoomID, "user_id", r.UserID, "event_id", r.EventID)
 			a.events.bump()
 		},
+		OnPresence: func(_ context.Context, p homeserver.Presence) {
+			a.log.Debug("presence", "user_id", p.UserID, "presence", p.Presence, "expired", p.Expired)
+			a.events.bump()
+		},
+		OnKnock: func(_ context.Context, k homeserver.Knock) {
+			a.log.Info("knock", "room_id", k.RoomID, "user_id", k.UserID, "state", k.State)
+			a.events.bump()
+		},
 		OnTyping: func(_ context.Context, t homeserver.Typing) {
 			a.log.Debug("typing", "room_id", t.RoomID, "user_id", t.UserID, "typing", t.Typing)
 			a.events.bump()

@@ -30,6 +30,10 @@ type messageView struct {
 	ThreadRoot    string         `json:"thread_root"`
 	Reactions     []reactionView `json:"reactions"`
 	ReadBy        []readerView   `json:"read_by"`
+	// DisplayName and AvatarURL are the sender's: their display name in
+	// the room, else their profile's.
+	DisplayName string `json:"displayname"`
+	AvatarURL   string `json:"avatar_url"`
 }
 
 // reactionView is one reaction key on a message, in the order the keys
@@ -78,8 +82,9 @@ func (a *App) getMessages(q *request) (int, any, error) {
 		return 0, nil, err
 	}
 	out := make([]messageView, 0, len(msgs))
+	profiles := a.newProfiles(q.ctx)
 	for _, m := range msgs {
-		v, err := a.messageView(q, m)
+		v, err := a.messageView(q, m, profiles)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -90,7 +95,7 @@ func (a *App) getMessages(q *request) (int, any, error) {
 
 // messageView is one logged message, enriched from the library. A
 // message the library does not hold (any more) shows as logged.
-func (a *App) messageView(q *request, m message) (messageView, error) {
+func (a *App) messageView(q *request, m message, profiles *profiles) (messageView, error) {
 	v := messageView{EventID: m.EventID, Sender: m.Sender, Body: m.Body, TS: m.TS, MsgType: "m.text",
 		Reactions: []reactionView{}, ReadBy: []readerView{}}
 	full, err := a.hs.Message(q.ctx, q.room, m.EventID)
@@ -102,6 +107,7 @@ func (a *App) messageView(q *request, m message) (messageView, error) {
 		v.Body, v.MsgType, v.FormattedBody = full.Body, full.MsgType, full.FormattedBody
 		v.ReplyTo, v.ThreadRoot = full.ReplyTo, full.ThreadRoot
 		v.Edited, v.Deleted = full.Edited, full.Deleted
+		v.DisplayName = full.SenderName
 		if full.Edited && !full.EditedAt.IsZero() {
 			v.EditedTS = full.EditedAt.UnixMilli()
 		}
@@ -115,6 +121,11 @@ func (a *App) messageView(q *request, m message) (messageView, error) {
 	if v.Deleted {
 		v.Body, v.FormattedBody = "", ""
 	}
+	p := profiles.of(m.Sender)
+	if v.DisplayName == "" {
+		v.DisplayName = p.DisplayName
+	}
+	v.AvatarURL = p.AvatarURL
 	rs, err := a.hs.ReadBy(q.ctx, q.room, m.EventID)
 	if err != nil && !errors.Is(err, homeserver.ErrUnknownEvent) {
 		return v, err

@@ -5,11 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 
 	homeserver "github.com/embedmatrix/homeserver"
-	"github.com/gorilla/mux"
 )
 
 // roomEntry is one line of GET /api/rooms.
@@ -34,6 +32,8 @@ type roomView struct {
 	Members     []memberView `json:"members"`
 	Banned      []bannedView `json:"banned"`
 	Typing      []string     `json:"typing"`
+	// Knocks are the pending requests to be invited (join rule "knock").
+	Knocks []knockView `json:"knocks"`
 }
 
 type memberView struct {
@@ -41,6 +41,11 @@ type memberView struct {
 	Membership  string `json:"membership"`
 	InviteState string `json:"invite_state"`
 	Role        string `json:"role"`
+	DisplayName string `json:"displayname"`
+	AvatarURL   string `json:"avatar_url"`
+	// Presence is "online", "unavailable" or "offline" (also when unknown).
+	Presence  string `json:"presence"`
+	StatusMsg string `json:"status_msg"`
 }
 
 type bannedView struct {
@@ -60,6 +65,8 @@ func (a *App) postRoom(q *request) (int, any, error) {
 		Topic  string   `json:"topic"`
 		Public bool     `json:"public"`
 		Invite []string `json:"invite"`
+		// JoinRule is "public", "invite" or "knock"; it overrides public.
+		JoinRule string `json:"join_rule"`
 	}
 	if err := decode(q, &body); err != nil {
 		return 0, nil, err
@@ -71,6 +78,11 @@ func (a *App) postRoom(q *request) (int, any, error) {
 	case homeserver.KindChannel, homeserver.KindDM, homeserver.KindGroup:
 	default:
 		return 0, nil, apiErr(http.StatusBadRequest, codeInvalidParam, fmt.Sprintf("kind %q: want channel, dm or group", body.Kind))
+	}
+	switch body.JoinRule {
+	case "", "public", "invite", "knock":
+	default:
+		return 0, nil, apiErr(http.StatusBadRequest, codeInvalidParam, fmt.Sprintf("join_rule %q: want public, invite or knock", body.JoinRule))
 	}
 	var users []string
 	for _, u := range body.Invite {
@@ -88,6 +100,7 @@ func (a *App) postRoom(q *request) (int, any, error) {
 	}
 	roomID, err := a.hs.CreateRoom(q.ctx, homeserver.CreateRoomRequest{
 		Creator: q.name, Kind: kind, Name: body.Name, Topic: body.Topic, Public: body.Public, Invite: users,
+		JoinRule: body.JoinRule,
 	})
 	return a.created(q, roomID, string(kind), http.StatusCreated, err)
 }
@@ -122,6 +135,12 @@ func (a *App) postCommand(q *request) (int, any, error) {
 	}
 	if body.Text == "" {
 		return 0, nil, missing("text")
+	}
+	if roomID, ok, err := a.joinCommand(q, body.Text); ok {
+		if err != nil {
+			return 0, nil, err
+		}
+		return http.StatusOK, map[string]string{"room_id": roomID}, nil
 	}
 	roomID, err := a.hs.Command(q.ctx, q.name, body.Text)
 	kind := ""
@@ -284,12 +303,22 @@ func (a *App) getRoom(q *request) (int, any, error) {
 	if v.Typing == nil {
 		v.Typing = []string{}
 	}
+	profiles := a.newProfiles(q.ctx)
 	for _, m := range sum.Members {
 		role := m.Role
 		if role == "" {
 			role = "user"
 		}
-		v.Members = append(v.Members, memberView{UserID: m.UserID, Membership: m.Membership, InviteState: m.InviteState, Role: role})
+		p := profiles.of(m.UserID)
+		mv := memberView{UserID: m.UserID, Membership: m.Membership, InviteState: m.InviteState, Role: role,
+			DisplayName: p.DisplayName, AvatarURL: p.AvatarURL, Presence: "offline"}
+		if pr, err := a.hs.Presence(q.ctx, m.UserID); err == nil {
+			mv.Presence, mv.StatusMsg = pr.Presence, pr.StatusMsg
+		}
+		v.Members = append(v.Members, mv)
+	}
+	if v.Knocks, err = a.roomKnocks(q); err != nil {
+		return 0, nil, err
 	}
 	for _, b := range sum.Banned {
 		v.Banned = append(v.Banned, bannedView{UserID: b.UserID, Reason: b.Reason})
@@ -391,11 +420,7 @@ func (a *App) putTopic(q *request) (int, any, error) {
 
 // PUT /api/rooms/{room}/roles/{user}
 func (a *App) putRole(q *request) (int, any, error) {
-	raw, err := url.PathUnescape(mux.Vars(q.r)["user"])
-	if err != nil {
-		return 0, nil, apiErr(http.StatusBadRequest, codeInvalidParam, "the user in the path is not URL-escaped properly")
-	}
-	target, err := a.checkUser(q.ctx, "user", raw)
+	target, err := a.pathUser(q)
 	if err != nil {
 		return 0, nil, err
 	}

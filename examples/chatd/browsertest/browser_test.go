@@ -307,6 +307,7 @@ func TestDMInTheBrowser(t *testing.T) {
 	screenshot(t, bobPage, filepath.Join(out, "bob.png"))
 
 	richMessages(t, alicePage, bobPage, out)
+	profilesAndDirectory(t, alicePage, bobPage, alice, bob, b.name, out)
 	t.Logf("screenshots in %s (whole test %s)", out, time.Since(start).Round(time.Millisecond))
 }
 
@@ -419,4 +420,79 @@ func richMessages(t *testing.T, alicePage, bobPage context.Context, out string) 
 	onBoth("still nothing ran", inert)
 	screenshot(t, alicePage, filepath.Join(out, "alice-formatted.png"))
 	screenshot(t, bobPage, filepath.Join(out, "bob-formatted.png"))
+}
+
+// fill sets an input's value, as typing would.
+func fill(sel, value string) chromedp.Action {
+	return chromedp.Evaluate(`document.querySelector(`+js(sel)+`).value = `+js(value), nil)
+}
+
+// submit submits a form by script.
+func submit(sel string) chromedp.Action {
+	return chromedp.Evaluate(`document.querySelector(`+js(sel)+`).requestSubmit()`, nil)
+}
+
+// profilesAndDirectory continues on the same pages: bob sets a display
+// name and alice's page shows it (the user ID on hover, an initial-letter
+// avatar, never a remote image); then bob publishes a channel with an
+// alias, and alice finds it in B's directory from her page and joins it.
+func profilesAndDirectory(t *testing.T, alicePage, bobPage context.Context, alice, bob, serverB, out string) {
+	step(t, bobPage, "bob sets his display name in the profile editor",
+		fill(`#profile-name`, "Bob the Builder"),
+		fill(`#profile-avatar`, "mxc://"+serverB+"/bobface"),
+		submit(`#profile-form`),
+		until(`document.querySelector('#me-card').dataset.displayname === 'Bob the Builder'`))
+	// The presence bob got on picking himself went out before he shared
+	// a room with A; setting it now reaches A.
+	step(t, bobPage, "bob sets his presence and status in the editor",
+		chromedp.SetValue(`#presence`, "online", chromedp.ByQuery),
+		fill(`#status-msg`, "building"),
+		submit(`#presence-form`))
+	bobLine := `document.querySelector('#members li[data-user="` + bob + `"]')`
+	step(t, alicePage, "alice's member list shows bob's display name, his ID on hover, an initial, his presence",
+		until(bobLine+`?.dataset.displayname === 'Bob the Builder'`),
+		until(bobLine+`.querySelector('.person .name').textContent === 'Bob the Builder'`),
+		until(bobLine+`.querySelector('.person .name').title === `+js(bob)),
+		until(bobLine+`.querySelector('.avatar').textContent.startsWith('B')`),
+		until(bobLine+`.dataset.presence === 'online' && !!`+bobLine+`.querySelector('.dot.online')`),
+		until(bobLine+`.querySelector('.status')?.textContent === 'building'`))
+	step(t, alicePage, "bob's messages carry his name too",
+		until(`[...document.querySelectorAll('#messages .msg[data-sender="`+bob+`"] .sender')].every(e => e.textContent === 'Bob the Builder' && e.title === `+js(bob)+`)`),
+		until(`document.querySelectorAll('#messages .msg[data-sender="`+bob+`"] .sender').length > 0`),
+		until(`document.querySelectorAll('img').length === 0`))
+	screenshot(t, alicePage, filepath.Join(out, "alice-profile.png"))
+
+	alias := "#builders:" + serverB
+	step(t, bobPage, "bob creates a public channel, gives it an alias and publishes it",
+		fill(`#new-name`, "Builders"),
+		fill(`#new-topic`, "We build things"),
+		chromedp.SetValue(`#new-join-rule`, "public", chromedp.ByQuery),
+		submit(`#new-room`),
+		until(`document.querySelector('#room-name').textContent === 'Builders' && !document.querySelector('#details').hidden`),
+		fill(`#alias-input`, "builders"),
+		submit(`#alias-form`),
+		chromedp.Evaluate(`document.querySelector('#publish').click()`, nil),
+		// Bob's own directory lists it once both calls are done.
+		fill(`#dir-q`, "build"),
+		chromedp.Poll(`!!document.querySelector('#directory li[data-alias="`+alias+`"]') || (document.querySelector('#directory-form').requestSubmit(), false)`,
+			nil, chromedp.WithPollingInterval(500*time.Millisecond), chromedp.WithPollingTimeout(20*time.Second)))
+
+	room := `#directory li[data-alias="` + alias + `"]`
+	step(t, alicePage, "alice searches B's directory from her page and finds bob's room",
+		fill(`#dir-server`, serverB),
+		fill(`#dir-q`, "build"),
+		submit(`#directory-form`),
+		until(`!!document.querySelector(`+js(room)+`)`),
+		until(`document.querySelector(`+js(room+` .title`)+`).textContent === 'Builders'`),
+		until(`document.querySelector(`+js(room)+`).textContent.includes('1 members')`))
+	screenshot(t, alicePage, filepath.Join(out, "alice-directory.png"))
+	step(t, alicePage, "alice clicks Join and is in the room",
+		chromedp.Evaluate(`document.querySelector(`+js(room+` button.join`)+`).click()`, nil),
+		until(`document.querySelector('#room-name').textContent === 'Builders' && !document.querySelector('#details').hidden`),
+		until(`[...document.querySelectorAll('#members li[data-user]')].some(r => r.dataset.user === `+js(alice)+` && r.dataset.membership === 'join')`),
+		until(`[...document.querySelectorAll('#rooms li')].some(r => r.querySelector('.title').textContent === 'Builders' && r.dataset.membership === 'join')`))
+	step(t, bobPage, "bob's page shows alice joined his room",
+		until(`[...document.querySelectorAll('#members li[data-user]')].some(r => r.dataset.user === `+js(alice)+` && r.dataset.membership === 'join')`))
+	screenshot(t, alicePage, filepath.Join(out, "alice-joined.png"))
+	screenshot(t, bobPage, filepath.Join(out, "bob-joined.png"))
 }

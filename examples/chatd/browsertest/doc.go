@@ -3,7 +3,9 @@
 // from her page, bob accepts in his, they talk, and alice sees bob's read
 // receipt; then alice replies to bob and edits her reply, bob reacts,
 // alice deletes a message, and a formatted message full of script shows
-// its formatting and runs nothing, each step checked on both pages. It is
+// its formatting and runs nothing, each step checked on both pages; bob
+// sets a display name and alice's page shows it, and alice finds bob's
+// published room in B's directory and joins it. It is
 // its own Go module so that the homeserver library never
 // depends on chromedp.
 //

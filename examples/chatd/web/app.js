@@ -21,6 +21,9 @@ const state = {
   editing: '',       // event ID of our message the composer edits
   armedDelete: '',   // event ID whose Delete was clicked once
   armedTimer: null,  // disarms it
+  profile: null,     // the acting user's GET /api/profile
+  presence: '',      // and the presence we last set for them
+  joinedRooms: new Set(), // rooms the acting user is joined to
 };
 
 // api calls chatd's JSON API as the acting user. Errors throw with the
@@ -80,6 +83,32 @@ function el(tag, attrs, ...children) {
   return e;
 }
 
+// person shows a user: an initial-letter avatar (mxc:// avatars cannot
+// be fetched yet, and the page never loads a URL from another server),
+// a presence dot when the presence is known, and the display name with
+// the user ID on hover. Everything is text.
+function person(userID, p, presence) {
+  p = p || {};
+  const name = p.displayname || userID;
+  const letter = ([...name.replace(/^@/, '')][0] || '?').toUpperCase();
+  const av = el('span', { class: 'avatar', 'data-avatar-url': p.avatar_url || '', title: p.avatar_url ? 'avatar ' + p.avatar_url : '' }, letter);
+  av.style.backgroundColor = colour(userID); // CSSOM, allowed by the CSP
+  if (presence) av.append(el('span', { class: 'dot ' + presence, 'data-presence': presence, title: presence }));
+  return el('span', { class: 'person', 'data-user': userID }, av, el('span', { class: 'name', title: userID }, name));
+}
+
+// colour gives each user ID a steady avatar colour.
+function colour(id) {
+  let h = 0;
+  for (const c of id) h = (h * 31 + c.codePointAt(0)) % 360;
+  return 'hsl(' + h + ', 45%, 45%)';
+}
+
+// memberOf is the shown room's member entry of a user, if any.
+function memberOf(userID) {
+  return state.view && state.view.members.find((x) => x.user_id === userID);
+}
+
 const badge = (text, cls) => el('span', { class: 'badge ' + (cls || text) }, text);
 const time = (ts) => new Date(ts).toLocaleTimeString();
 const kindLabel = { channel: 'channel', dm: 'DM', group: 'group DM' };
@@ -102,7 +131,9 @@ async function refresh() {
   try {
     do {
       state.again = false;
+      await loadMe();
       await loadInvites();
+      await loadKnocks();
       await loadRooms();
       await loadRoom();
     } while (state.again);
@@ -115,6 +146,7 @@ async function refresh() {
 
 async function loadRooms() {
   const rooms = await api('GET', '/api/rooms');
+  state.joinedRooms = new Set(rooms.filter((r) => r.membership === 'join').map((r) => r.room_id));
   for (const r of rooms) {
     if (!r.name && r.kind !== 'channel' && r.membership === 'join' && !state.titles[r.room_id]) await learnTitle(r.room_id);
   }
@@ -153,8 +185,36 @@ async function learnTitle(id) {
 
 function titleFrom(v) {
   if (v.name || v.kind === 'channel') return;
-  const others = v.members.filter((m) => m.user_id !== state.userID && m.membership !== 'leave' && m.membership !== 'ban').map((m) => m.user_id);
+  const others = v.members.filter((m) => m.user_id !== state.userID && m.membership !== 'leave' && m.membership !== 'ban').map((m) => m.displayname || m.user_id);
   if (others.length) state.titles[v.room_id] = (v.kind === 'dm' ? 'DM with ' : 'Group: ') + others.join(', ');
+}
+
+// loadMe shows the acting user's card: their profile and presence.
+async function loadMe() {
+  const me = state.userID;
+  const p = await api('GET', '/api/profile/' + encodeURIComponent(me));
+  if (me !== state.userID) return;
+  const first = !state.profile;
+  state.profile = p;
+  $('#me-card').replaceChildren(person(me, p, state.presence));
+  $('#me-card').dataset.displayname = p.displayname;
+  if (first) {
+    $('#profile-name').value = p.displayname;
+    $('#profile-avatar').value = p.avatar_url;
+  }
+}
+
+// loadKnocks lists the acting user's own knocks and how they went.
+async function loadKnocks() {
+  const ks = await api('GET', '/api/knocks');
+  const list = $('#my-knocks');
+  list.replaceChildren();
+  for (const k of ks.slice(0, 10)) {
+    list.append(el('li', { 'data-room-id': k.room_id, 'data-state': k.state },
+      badge(k.state), ' knocked on ', k.room_id, k.reason ? el('span', { class: 'muted' }, ' — ', k.reason) : null,
+      k.state === 'accepted' ? el('div', { class: 'muted small' }, 'accepted: the invite is in your rooms') : null,
+      k.state === 'refused' && k.outcome ? el('div', { class: 'muted small' }, 'refused: ', k.outcome) : null));
+  }
 }
 
 async function loadInvites() {
@@ -206,6 +266,7 @@ async function loadRoom() {
   $('#banner-state').textContent = me.invite_state || 'pending';
   $('#details').hidden = !joined;
   renderMembers(v, joined);
+  renderKnocks(v, me);
   renderBanned(v, joined);
   const others = v.typing.filter((u) => u !== state.userID);
   $('#typing').textContent = others.length ? others.join(', ') + (others.length > 1 ? ' are' : ' is') + ' typing…' : '';
@@ -232,10 +293,38 @@ function renderMembers(v, joined) {
       if (m.membership === 'join') standing.append(el('button', { onclick: () => kickOrBan('/kick', m.user_id) }, 'Kick'));
       if (m.membership !== 'ban') standing.append(el('button', { class: 'danger', onclick: () => kickOrBan('/ban', m.user_id) }, 'Ban'));
     }
-    list.append(el('li', { 'data-user': m.user_id, 'data-membership': m.membership, 'data-invite-state': m.invite_state, 'data-role': m.role },
-      el('div', { class: 'who' }, m.user_id, self ? el('span', { class: 'muted' }, ' (you)') : null),
+    list.append(el('li', {
+      'data-user': m.user_id, 'data-membership': m.membership, 'data-invite-state': m.invite_state, 'data-role': m.role,
+      'data-displayname': m.displayname || '', 'data-presence': m.presence || 'offline',
+    },
+      el('div', { class: 'who' }, person(m.user_id, m, m.presence || 'offline'), self ? el('span', { class: 'muted' }, ' (you)') : null),
+      m.status_msg ? el('div', { class: 'muted small status' }, m.status_msg) : null,
       standing));
   }
+}
+
+// renderKnocks lists the room's pending knocks; owners and moderators
+// may accept (invite) or refuse them.
+function renderKnocks(v, me) {
+  const list = $('#knocks');
+  list.replaceChildren();
+  const mayAnswer = me.membership === 'join' && (me.role === 'owner' || me.role === 'moderator');
+  for (const k of v.knocks || []) {
+    const path = '/knocks/' + encodeURIComponent(k.user_id);
+    list.append(el('li', { 'data-user': k.user_id },
+      person(k.user_id, memberOf(k.user_id)), ' ', el('span', { class: 'muted small' }, time(k.ts)),
+      k.reason ? el('div', { class: 'reason' }, k.reason) : null,
+      mayAnswer ? el('div', {},
+        el('button', { class: 'accept', onclick: () => roomAction(path + '/accept') }, 'Accept'),
+        el('button', { class: 'reject', onclick: () => refuseKnock(path) }, 'Refuse')) : null));
+  }
+  $('#knocks-section').hidden = !(v.knocks && v.knocks.length);
+}
+
+function refuseKnock(path) {
+  const reason = window.prompt('Refuse the knock. Reason (optional):', '');
+  if (reason === null) return;
+  roomAction(path + '/refuse', { reason });
 }
 
 function renderBanned(v, joined) {
@@ -283,7 +372,10 @@ function renderMessage(m, byID) {
     'data-event-id': m.event_id, 'data-sender': m.sender, 'data-msgtype': m.msgtype || 'm.text',
     'data-edited': m.edited ? 'true' : 'false', 'data-deleted': m.deleted ? 'true' : 'false',
   });
-  const meta = el('div', { class: 'meta' }, el('span', { class: 'sender' }, m.sender), ' · ', time(m.ts));
+  const member = memberOf(m.sender);
+  const who = person(m.sender, m, member && member.presence);
+  who.querySelector('.name').classList.add('sender');
+  const meta = el('div', { class: 'meta' }, who, ' · ', time(m.ts));
   if (m.edited && !m.deleted) meta.append(' ', el('span', { class: 'edited', title: m.edited_ts ? 'edited at ' + time(m.edited_ts) : '' }, '(edited)'));
   if (m.thread_root) meta.append(' ', el('span', { class: 'badge thread', 'data-thread-root': m.thread_root }, 'in a thread'));
   li.append(meta);
@@ -292,14 +384,14 @@ function renderMessage(m, byID) {
     let quoted = 'a message';
     if (target) quoted = target.deleted ? 'a deleted message' : target.body;
     li.append(el('blockquote', { class: 'quote', 'data-reply-to': m.reply_to },
-      target ? el('span', { class: 'quote-sender' }, target.sender + ': ') : null,
+      target ? el('span', { class: 'quote-sender', title: target.sender }, (target.displayname || target.sender) + ': ') : null,
       el('span', { class: 'quote-body' }, quoted)));
   }
   const body = el('div', { class: 'body' });
   if (m.deleted) {
     body.append(el('span', { class: 'muted deleted-note' }, 'message deleted'));
   } else {
-    if (m.msgtype === 'm.emote') body.append(el('span', { class: 'emote' }, '* ' + m.sender + ' '));
+    if (m.msgtype === 'm.emote') body.append(el('span', { class: 'emote' }, '* ' + (m.displayname || m.sender) + ' '));
     if (m.formatted_body) {
       const html = el('span', { class: 'html' });
       html.innerHTML = m.formatted_body; // sanitised server-side: see above
@@ -400,7 +492,7 @@ function renderComposerMode() {
   const id = state.editing || state.replyTo;
   if (!id) { bar.hidden = true; return; }
   const m = state.messages && state.messages.get(id);
-  $('#composer-mode-label').textContent = state.editing ? 'Editing your message' : 'Replying to ' + (m ? m.sender : 'a message');
+  $('#composer-mode-label').textContent = state.editing ? 'Editing your message' : 'Replying to ' + (m ? m.displayname || m.sender : 'a message');
   $('#composer-mode-quote').textContent = m ? (m.deleted ? 'message deleted' : m.body) : '';
   bar.dataset.mode = state.editing ? 'edit' : 'reply';
   bar.dataset.eventId = id;
@@ -491,6 +583,58 @@ function stopTyping(room) {
 
 function formValue(sel) { const v = $(sel).value.trim(); return v; }
 
+const viaOf = (sel) => formValue(sel).split(/[\s,]+/).filter(Boolean);
+
+// joinRoom joins by room ID or alias, then shows the room.
+async function joinRoom(room, via) {
+  const res = await api('POST', '/api/join', via && via.length ? { room, via } : { room });
+  selectRoom(res.room_id);
+}
+
+// searchDirectory shows a server's public rooms, with a Join (or Knock)
+// button on each room the acting user is not in.
+async function searchDirectory() {
+  const server = formValue('#dir-server');
+  const params = new URLSearchParams();
+  if (server) params.set('server', server);
+  if (formValue('#dir-q')) params.set('q', formValue('#dir-q'));
+  const rooms = await api('GET', '/api/directory?' + params);
+  const list = $('#directory');
+  list.replaceChildren();
+  const via = server ? [server] : [];
+  for (const r of rooms) {
+    const li = el('li', { 'data-room-id': r.room_id, 'data-alias': r.alias, 'data-join-rule': r.join_rule },
+      el('div', {}, el('span', { class: 'title' }, r.name || r.alias || r.room_id), ' ',
+        badge(r.join_rule || 'public', 'rule'), ' ', el('span', { class: 'muted small' }, String(r.members), ' members')),
+      r.alias ? el('div', { class: 'muted small alias' }, r.alias) : null,
+      r.topic ? el('div', { class: 'muted small' }, r.topic) : null);
+    const actions = el('div', {});
+    if (state.joinedRooms.has(r.room_id)) {
+      actions.append(el('button', { class: 'open', onclick: () => selectRoom(r.room_id) }, 'Open'));
+    } else if (r.join_rule === 'knock') {
+      actions.append(el('button', { class: 'knock', onclick: () => act(() => knock(r.room_id, via, '')) }, 'Knock'));
+    } else {
+      actions.append(el('button', { class: 'join', onclick: (e) => { e.target.disabled = true; act(() => joinRoom(r.room_id, via)); } }, 'Join'));
+    }
+    li.append(actions);
+    list.append(li);
+  }
+  $('#directory-empty').hidden = rooms.length > 0;
+}
+
+async function knock(room, via, reason) {
+  const body = {};
+  if (via && via.length) body.via = via;
+  if (reason) body.reason = reason;
+  await api('POST', roomPath(room, '/knock'), body);
+}
+
+// fullAlias turns "lobby" or "#lobby" into "#lobby:this.server".
+function fullAlias(a) {
+  a = a.replace(/^#/, '');
+  return '#' + (a.includes(':') ? a : a + ':' + state.info.server_name);
+}
+
 function wire() {
   $('#user').addEventListener('change', (e) => setUser(e.target.value));
   $('#composer').addEventListener('submit', (e) => {
@@ -504,11 +648,11 @@ function wire() {
   $('#new-room').addEventListener('submit', (e) => {
     e.preventDefault();
     const invite = formValue('#new-invite').split(/[\s,]+/).filter(Boolean);
+    const kind = $('#new-kind').value;
+    const req = { kind, name: formValue('#new-name'), topic: formValue('#new-topic'), invite };
+    if (kind === 'channel') req.join_rule = $('#new-join-rule').value;
     act(async () => {
-      const res = await api('POST', '/api/rooms', {
-        kind: $('#new-kind').value, name: formValue('#new-name'), topic: formValue('#new-topic'),
-        public: $('#new-public').checked, invite,
-      });
+      const res = await api('POST', '/api/rooms', req);
       e.target.reset();
       selectRoom(res.room_id);
     });
@@ -530,6 +674,38 @@ function wire() {
     await api('POST', roomPath(state.room, '/leave'));
     selectRoom('');
   }));
+  $('#profile-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    act(() => api('PUT', '/api/profile', { displayname: formValue('#profile-name'), avatar_url: formValue('#profile-avatar') }));
+  });
+  $('#presence-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const presence = $('#presence').value;
+    act(async () => {
+      await api('PUT', '/api/presence', { presence, status_msg: formValue('#status-msg') });
+      state.presence = presence;
+    });
+  });
+  $('#join-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const room = formValue('#join-room');
+    act(async () => { await joinRoom(room, viaOf('#join-via')); e.target.reset(); });
+  });
+  $('#knock-btn').addEventListener('click', () => {
+    const room = formValue('#join-room');
+    act(async () => { await knock(room, viaOf('#join-via'), formValue('#knock-reason')); $('#join-form').reset(); });
+  });
+  $('#directory-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    act(searchDirectory);
+  });
+  $('#alias-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const alias = fullAlias(formValue('#alias-input'));
+    act(async () => { await api('PUT', roomPath(state.room, '/alias'), { alias }); e.target.reset(); });
+  });
+  $('#publish').addEventListener('click', () => act(() => api('PUT', roomPath(state.room, '/published'), { published: true })));
+  $('#unpublish').addEventListener('click', () => act(() => api('PUT', roomPath(state.room, '/published'), { published: false })));
   $('#banner-accept').addEventListener('click', (e) => accept(state.room, e.target));
   $('#banner-reject').addEventListener('click', () => reject(state.room));
   $('#composer-cancel').addEventListener('click', cancelMode);
@@ -550,6 +726,12 @@ function setUser(name) {
   }
   state.lastRead = {};
   state.titles = {};
+  state.profile = null;
+  state.presence = 'online';
+  $('#presence').value = 'online';
+  $('#directory').replaceChildren();
+  // Picking a user is coming online, as a chat client does.
+  api('PUT', '/api/presence', { presence: 'online' }).catch(showError);
   selectRoom('');
 }
 
