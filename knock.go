@@ -91,8 +91,8 @@ func (k *knockMemory) of(user string) []Knock {
 // (or the room ID's server when via is empty). The knock is then pending
 // (MyKnocks) until the room invites the user (accepted: Hooks.OnInvite and
 // Hooks.OnKnock) or removes the knock (refused: Hooks.OnKnock). A room
-// this server is in is knocked on directly. Room aliases are not resolved
-// here yet: pass a room ID.
+// this server is in is knocked on directly. An alias is resolved first
+// (ResolveAlias); the servers it names are tried before via.
 // https://spec.matrix.org/v1.16/server-server-api/#knocking-rooms
 func (s *Server) Knock(ctx context.Context, roomIDOrAlias, user, reason string, via []string) error {
 	uid, err := s.UserID(user)
