@@ -348,6 +348,9 @@ func (s *Server) onMemberAccepted(a rooms.Accepted) {
 			// Someone who left or was removed is no longer typing.
 			s.eph.remote.Set(roomID, target, false)
 		}
+		if change == invites.ChangeJoin {
+			s.presenceOnJoin(ctx, roomID, target)
+		}
 		if !local && hook != nil && (change != invites.ChangeProfileUpdate || len(m.Changed) > 0) {
 			hook(ctx, m)
 		}

@@ -6,7 +6,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/embedmatrix/homeserver/content"
 	"github.com/embedmatrix/homeserver/ephemeral"
+	"github.com/embedmatrix/homeserver/ids"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 )
 
@@ -161,6 +163,53 @@ func (s *Server) presenceDestinations(ctx context.Context, userID string) ([]str
 	}
 	slices.Sort(out)
 	return slices.Compact(out), nil
+}
+
+// presenceOnJoin tells the servers that start sharing a room with us
+// what they did not hear, as Synapse does, instead of leaving them to the
+// next change or the 25-minute announcement: a remote user's join gets
+// that server the presence of our users joined to the room; our user's
+// join gets the room's other servers that user's presence. Offline users
+// (and users never set) are not sent.
+func (s *Server) presenceOnJoin(ctx context.Context, roomID, joiner string) {
+	if !s.eph.presence {
+		return
+	}
+	server, err := ids.ServerOf(joiner)
+	if err != nil {
+		return
+	}
+	if server == s.name {
+		p, ok := s.eph.localPresence.Get(joiner)
+		if !ok || p.Presence == ephemeral.Offline {
+			return
+		}
+		servers, err := s.rooms.JoinedServers(ctx, roomID)
+		if err != nil {
+			return
+		}
+		for _, d := range servers {
+			if d != string(s.name) {
+				s.eph.presenceOut.Add(d, p)
+			}
+		}
+		return
+	}
+	state, err := s.store.CurrentState(ctx, roomID)
+	if err != nil {
+		return
+	}
+	for _, ev := range state {
+		if ev.Type != spec.MRoomMember || ev.StateKey == nil || memberContent(content.Of(ev.JSON)).Membership != spec.Join {
+			continue
+		}
+		if u, err := ids.ServerOf(*ev.StateKey); err != nil || u != s.name {
+			continue
+		}
+		if p, ok := s.eph.localPresence.Get(*ev.StateKey); ok && p.Presence != ephemeral.Offline {
+			s.eph.presenceOut.Add(string(server), p)
+		}
+	}
 }
 
 // flushPresence queues one m.presence EDU: the coalescer's flush. The

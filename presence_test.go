@@ -265,3 +265,29 @@ func TestPresenceSwitchOff(t *testing.T) {
 		t.Fatalf("A with presence off recorded bob: %+v", pr)
 	}
 }
+
+// TestPresenceWhenARoomBecomesShared: presence set before two servers
+// share a room reaches the other server when they start to, both ways,
+// without waiting for the next change.
+func TestPresenceWhenARoomBecomesShared(t *testing.T) {
+	a, b := twoPeers(t)
+	ctx := context.Background()
+	if err := a.srv.SetPresence(ctx, "alice", "online", "here before you"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.srv.SetPresence(ctx, "bob", "unavailable", "away"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.srv.SetPresence(ctx, "carl", "offline", ""); err != nil {
+		t.Fatal(err)
+	}
+	sharedRoom(t, a, b, "10")
+	got := expect(t, "alice's presence on B once they share a room", b.presence, presenceOfUser(a.userID("alice"), "online"))
+	if got.StatusMsg != "here before you" {
+		t.Fatalf("B was told %+v", got)
+	}
+	expect(t, "bob's presence on A once he joined", a.presence, presenceOfUser(b.userID("bob"), "unavailable"))
+	if pr := readPresence(t, a, b.userID("carl")); pr.Presence != "offline" || !pr.LastActive.IsZero() {
+		t.Fatalf("an offline user who shares no room was announced: %+v", pr)
+	}
+}
