@@ -80,6 +80,15 @@ func TestProfileNamesInHooksAndMessages(t *testing.T) {
 	if err != nil || p != (Profile{UserID: bob, DisplayName: "Bob Builder", AvatarURL: "mxc://hs-b.test/newface"}) {
 		t.Fatalf("Profile of bob on A: %+v, %v", p, err)
 	}
+	// The room summary's member shows the name and avatar of the room.
+	sum, err := a.srv.Room(ctx, roomID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j := slices.IndexFunc(sum.Members, func(m Member) bool { return m.UserID == bob }); j < 0 ||
+		sum.Members[j].DisplayName != "Bob Builder" || sum.Members[j].AvatarURL != "mxc://hs-b.test/newface" {
+		t.Fatalf("members in the summary: %+v", sum.Members)
+	}
 	// Setting the same profile again sends nothing.
 	if err := b.srv.SetProfile(ctx, "bob", "Bob Builder", "mxc://hs-b.test/newface"); err != nil {
 		t.Fatal(err)

@@ -34,6 +34,10 @@ type Member struct {
 	InviteState string
 	Role        string // the host role of the user's power level
 	PowerLevel  int64
+	// DisplayName and AvatarURL are the user's in this room, from their
+	// member event ("" when it has none).
+	DisplayName string
+	AvatarURL   string
 }
 
 // SetRoomName renames a room.
@@ -194,6 +198,7 @@ func (s *Server) Room(ctx context.Context, roomID string) (RoomSummary, error) {
 	for _, mf := range f.members {
 		level := levels.UserLevel(mf.userID)
 		m := Member{UserID: mf.userID, Membership: mf.Membership, InviteState: invites[mf.userID],
+			DisplayName: mf.DisplayName, AvatarURL: mf.AvatarURL,
 			Role: string(s.roles.RoleFor(level)), PowerLevel: level}
 		sum.Members = append(sum.Members, m)
 		if m.Membership == spec.Ban {
