@@ -130,7 +130,11 @@ func (s *Server) Join(ctx context.Context, room, user string, via []string) (str
 		if m, err := s.membershipOf(ctx, roomID, uid); err == nil && m == spec.Join {
 			return roomID, nil
 		}
-		_, err := s.rooms.Send(ctx, roomID, uid, spec.MRoomMember, &uid, map[string]any{"membership": spec.Join})
+		// The join carries the user's profile, as every join of ours does.
+		// https://spec.matrix.org/v1.16/client-server-api/#events-on-change-of-profile-information
+		join := s.joinProfile(ctx, uid)
+		join["membership"] = spec.Join
+		_, err := s.rooms.Send(ctx, roomID, uid, spec.MRoomMember, &uid, join)
 		if err != nil {
 			return "", fmt.Errorf("homeserver: join %s: %w", roomID, err)
 		}

@@ -148,6 +148,40 @@ func TestJoinsAndInvitesCarryTheProfile(t *testing.T) {
 	}
 }
 
+// A local join of a room this server is already in (by ID or by one of
+// our aliases) carries the joiner's profile like every other join of
+// ours; it used to carry only the membership.
+func TestLocalJoinCarriesTheProfile(t *testing.T) {
+	a, _ := twoPeers(t)
+	ctx := context.Background()
+	roomID, err := a.srv.CreateRoom(ctx, CreateRoomRequest{Creator: "alice", Name: "Open", Public: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alias := "#open:" + a.name
+	if err := a.srv.SetAlias(ctx, roomID, "alice", alias); err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct{ user, room string }{
+		"by room ID": {"carol", roomID},
+		"by alias":   {"dave", alias},
+	} {
+		t.Run(name, func(t *testing.T) {
+			avatar := "mxc://" + a.name + "/" + tc.user
+			if err := a.srv.SetProfile(ctx, tc.user, "Name of "+tc.user, avatar); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := a.srv.Join(ctx, tc.room, tc.user, nil); err != nil {
+				t.Fatal(err)
+			}
+			m := memberContentOf(t, a, roomID, a.userID(tc.user))
+			if m.Membership != "join" || m.DisplayName != "Name of "+tc.user || m.AvatarURL != avatar {
+				t.Fatalf("the local join of %s: %+v; want displayname and avatar_url", tc.user, m)
+			}
+		})
+	}
+}
+
 func TestRemoteProfileByQueryAndTTL(t *testing.T) {
 	a, b := twoPeers(t, withConfig(func(c *Config) {
 		c.UserExists = func(_ context.Context, local string) (bool, error) { return local != "ghost", nil }

@@ -226,7 +226,7 @@ func findState(evs []event, typ, stateKey string) (event, bool) {
 
 // syncItem is one thing a /sync answer reported for a room.
 type syncItem struct {
-	Section string // "invite", "join", "leave" or "ephemeral"
+	Section string // "invite", "join", "leave", "ephemeral" or "presence" (no room)
 	RoomID  string
 	// Event is a timeline event (join/leave), or for an invite the
 	// invite_state (in Invite).
@@ -341,7 +341,10 @@ func startSyncer(t *testing.T, u *csUser) *syncer {
 
 type syncResponse struct {
 	NextBatch string `json:"next_batch"`
-	Rooms     struct {
+	// Presence is the top-level presence section (m.presence events of
+	// users sharing a room with the syncing user).
+	Presence struct{ Events []event } `json:"presence"`
+	Rooms    struct {
 		Join map[string]struct {
 			State    struct{ Events []event } `json:"state"`
 			Timeline struct {
@@ -361,6 +364,9 @@ type syncResponse struct {
 }
 
 func (s *syncer) ingest(res syncResponse) {
+	for _, e := range res.Presence.Events {
+		s.feed.add(syncItem{Section: "presence", Event: e})
+	}
 	for id, r := range res.Rooms.Invite {
 		s.feed.add(syncItem{Section: "invite", RoomID: id, Invite: r.InviteState.Events})
 	}

@@ -151,8 +151,8 @@ global:
   trusted_third_party_id_servers: []
   disable_federation: false
   presence:
-    enable_inbound: false
-    enable_outbound: false
+    enable_inbound: true
+    enable_outbound: true
   jetstream:
     storage_path: ` + filepath.Join(d.dir, "jetstream") + `
     in_memory: false

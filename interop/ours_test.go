@@ -41,7 +41,8 @@ type ours struct {
 	redactions   *feed[homeserver.Redaction]
 	reactions    *feed[homeserver.Reaction]
 	events       *feed[homeserver.Event] // Hooks.OnEvent, the catch-all
-	routes       map[string]string       // server name -> address, ahead of discovery
+	presence     *feed[homeserver.Presence]
+	routes       map[string]string // server name -> address, ahead of discovery
 	// wrap, if set, wraps the library's handler (tests that tamper with
 	// what other servers get back).
 	wrap func(http.Handler) http.Handler
@@ -99,6 +100,7 @@ func startOurs(t *testing.T, opts ...ourOption) *ours {
 		redactions:   newFeed[homeserver.Redaction](),
 		reactions:    newFeed[homeserver.Reaction](),
 		events:       newFeed[homeserver.Event](),
+		presence:     newFeed[homeserver.Presence](),
 		routes:       map[string]string{},
 	}
 	for _, opt := range opts {
@@ -144,6 +146,7 @@ func (o *ours) start() {
 			OnRedaction:   func(_ context.Context, r homeserver.Redaction) { o.redactions.add(r) },
 			OnReaction:    func(_ context.Context, r homeserver.Reaction) { o.reactions.add(r) },
 			OnEvent:       func(_ context.Context, e homeserver.Event) { o.events.add(e) },
+			OnPresence:    func(_ context.Context, p homeserver.Presence) { o.presence.add(p) },
 		},
 	})
 	if err != nil {
