@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/embedmatrix/homeserver/content"
 	"github.com/embedmatrix/homeserver/ids"
 	"github.com/embedmatrix/homeserver/powerlevels"
 	"github.com/embedmatrix/homeserver/storage"
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
-	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 )
 
@@ -36,10 +36,8 @@ func RedactsOf(ev gomatrixserverlib.PDU) string {
 	if !redactsInContent(ev.Version()) {
 		return ev.Redacts()
 	}
-	if id := gjson.GetBytes(ev.Content(), "redacts"); id.Type == gjson.String {
-		return id.Str
-	}
-	return ""
+	r, _ := content.ParseRedaction(ev.Content())
+	return r.Redacts
 }
 
 // redactsInContent reports whether the room version keeps a redaction's
@@ -56,30 +54,19 @@ func redactsInContent(v gomatrixserverlib.RoomVersion) bool {
 }
 
 // relationOf reads an event's m.relates_to for the relations index: nil
-// when there is none or it names no event.
+// when there is none or it names no event (a bare reply is no relation).
 func relationOf(ev gomatrixserverlib.PDU) *storage.Relation {
 	if ev.StateKey() != nil || ev.Type() == spec.MRoomRedaction {
 		return nil
 	}
-	rel := gjson.GetBytes(ev.Content(), "m\\.relates_to")
-	if !rel.IsObject() {
-		return nil
-	}
-	target, relType := rel.Get("event_id"), rel.Get("rel_type")
-	if target.Type != gjson.String || relType.Type != gjson.String || !isEventID(target.Str) || relType.Str == "" {
-		return nil
-	}
-	r := &storage.Relation{
-		EventID: ev.EventID(), RoomID: ev.RoomID().String(), TargetID: target.Str, RelType: relType.Str,
-		Sender: string(ev.SenderID()), Type: ev.Type(), OriginServerTS: int64(ev.OriginServerTS()),
-	}
-	if key := rel.Get("key"); key.Type == gjson.String {
-		r.Key = key.Str
-	}
-	if r.TargetID == r.EventID {
+	rel := content.ParseRelatesTo(ev.Content())
+	if rel == nil || rel.RelType == "" || rel.EventID == ev.EventID() || !isEventID(rel.EventID) {
 		return nil // an event cannot relate to itself
 	}
-	return r
+	return &storage.Relation{
+		EventID: ev.EventID(), RoomID: ev.RoomID().String(), TargetID: rel.EventID, RelType: rel.RelType, Key: rel.Key,
+		Sender: string(ev.SenderID()), Type: ev.Type(), OriginServerTS: int64(ev.OriginServerTS()),
+	}
 }
 
 func isEventID(s string) bool { return len(s) > 1 && s[0] == '$' && len(s) <= 255 }
@@ -91,21 +78,17 @@ func (e *Engine) redactPower(ctx context.Context, v gomatrixserverlib.IRoomVersi
 		return false, err
 	}
 	room := powerlevels.Room{Version: string(v.Version())}
-	var content []byte
+	var pl []byte
 	for _, p := range pdus {
 		switch p.Type() {
 		case spec.MRoomCreate:
-			room.Creators = append([]string{string(p.SenderID())}, room.Creators...)
-			for _, c := range gjson.GetBytes(p.Content(), "additional_creators").Array() {
-				if c.Type == gjson.String {
-					room.Creators = append(room.Creators, c.Str)
-				}
-			}
+			c, _ := content.ParseCreate(p.Content())
+			room.Creators = append([]string{string(p.SenderID())}, c.AdditionalCreators...)
 		case spec.MRoomPowerLevels:
-			content = p.Content()
+			pl = p.Content()
 		}
 	}
-	levels, err := powerlevels.Parse(room, content)
+	levels, err := powerlevels.Parse(room, pl)
 	if err != nil {
 		return false, nil // unreadable levels give no power
 	}
@@ -148,9 +131,6 @@ func redactedForm(v gomatrixserverlib.IRoomVersion, target, redaction []byte) ([
 }
 
 func stripUnsigned(ev []byte) []byte {
-	if !gjson.GetBytes(ev, "unsigned").Exists() {
-		return ev
-	}
 	out, err := sjson.DeleteBytes(ev, "unsigned")
 	if err != nil {
 		return ev
