@@ -46,10 +46,8 @@ func (s *Server) SetAlias(ctx context.Context, roomID, sender, alias string) err
 	if err != nil {
 		return err
 	}
-	if m, err := s.membershipOf(ctx, roomID, uid); err != nil {
+	if err := s.mustBeJoined(ctx, roomID, uid); err != nil {
 		return err
-	} else if m != spec.Join {
-		return fmt.Errorf("%w: %s in %s", ErrNotJoined, uid, roomID)
 	}
 	err = s.store.PutAlias(ctx, storage.Alias{Alias: a, RoomID: roomID, Servers: []string{string(s.name)}, Creator: uid, CreatedTS: now().UnixMilli()})
 	if errors.Is(err, storage.ErrExists) {
@@ -127,10 +125,8 @@ func (s *Server) RemoveAliasAs(ctx context.Context, alias, sender string) error 
 		if perr != nil || !changed {
 			break
 		}
-		if m, err := s.membershipOf(ctx, rec.RoomID, uid); err != nil {
+		if err := s.mustBeJoined(ctx, rec.RoomID, uid); err != nil {
 			return err
-		} else if m != spec.Join {
-			return fmt.Errorf("%w: %s in %s", ErrNotJoined, uid, rec.RoomID)
 		}
 		if err := s.sendState(ctx, rec.RoomID, uid, spec.MRoomCanonicalAlias, updated); err != nil {
 			return fmt.Errorf("homeserver: remove alias %s: canonical alias: %w", a, err)

@@ -311,37 +311,53 @@ func (s *Server) setInviteState(ctx context.Context, inv storage.Invite, state s
 	return nil
 }
 
-// onMemberAccepted follows an accepted m.room.member event: it moves the
-// target's invite along its lifecycle, clears their typing when they are
-// no longer joined, and (for remote events) tells the host.
-func (s *Server) onMemberAccepted(a rooms.Accepted) {
+// memberChange is an accepted m.room.member event, read once for the
+// handlers that follow memberships (invites here, knocks in knock.go).
+type memberChange struct {
+	a                      rooms.Accepted
+	roomID, sender, target string
+	membership, prev       string
+	replaced               string // the member event this one replaced
+	content, prevContent   content.Member
+	change                 invites.Change
+}
+
+// memberChangeOf reads an accepted member event; false for one without a
+// state key or membership.
+func memberChangeOf(a rooms.Accepted) (memberChange, bool) {
 	ev := a.Event
 	if ev.StateKey() == nil {
-		return
+		return memberChange{}, false
 	}
 	membership, err := ev.Membership()
 	if err != nil {
-		return
+		return memberChange{}, false
 	}
-	prev, replaced := "", ""
-	var prevContent content.Member
+	c := memberChange{a: a, roomID: ev.RoomID().String(), sender: string(ev.SenderID()), target: *ev.StateKey(),
+		membership: membership, content: memberContent(ev.Content())}
 	if a.Replaced != nil {
-		prev, _ = a.Replaced.Membership()
-		replaced = a.Replaced.EventID()
-		prevContent = memberContent(a.Replaced.Content())
+		c.prev, _ = a.Replaced.Membership()
+		c.replaced = a.Replaced.EventID()
+		c.prevContent = memberContent(a.Replaced.Content())
 	}
-	roomID, sender, target := ev.RoomID().String(), string(ev.SenderID()), *ev.StateKey()
-	change := invites.Classify(prev, membership, sender, target)
-	mc := memberContent(ev.Content())
-	m := Membership{RoomID: roomID, EventID: ev.EventID(), UserID: target, Sender: sender,
-		Membership: membership, Change: string(change), Reason: mc.Reason,
+	c.change = invites.Classify(c.prev, membership, c.sender, c.target)
+	return c, true
+}
+
+// onMemberAccepted follows an accepted m.room.member event: it moves the
+// target's invite along its lifecycle, clears their typing when they are
+// no longer joined, and (for remote events) tells the host.
+func (s *Server) onMemberAccepted(c memberChange) {
+	roomID, target, change, mc := c.roomID, c.target, c.change, c.content
+	m := Membership{RoomID: roomID, EventID: c.a.Event.EventID(), UserID: target, Sender: c.sender,
+		Membership: c.membership, Change: string(change), Reason: mc.Reason,
 		DisplayName: mc.DisplayName, AvatarURL: mc.AvatarURL}
 	if change == invites.ChangeProfileUpdate {
 		// A join over a join: report what it changed, and nothing when
 		// it changed neither the name nor the avatar.
-		m.Changed = profileChanges(prevContent, mc)
+		m.Changed = profileChanges(c.prevContent, mc)
 	}
-	local, hook := a.Local, s.cfg.Hooks.OnMembership
+	local, hook, replaced, membership := c.a.Local, s.cfg.Hooks.OnMembership, c.replaced, c.membership
 	s.hooks.push(func(ctx context.Context) {
 		s.onMembershipForInvites(ctx, roomID, target, replaced, change)
 		if membership != spec.Join {

@@ -170,10 +170,8 @@ func (s *Server) Leave(ctx context.Context, roomID, user string) error {
 	if err != nil {
 		return err
 	}
-	if m, err := s.membershipOf(ctx, roomID, uid); err != nil {
+	if err := s.mustBeJoined(ctx, roomID, uid); err != nil {
 		return err
-	} else if m != spec.Join {
-		return fmt.Errorf("%w: %s in %s", ErrNotJoined, uid, roomID)
 	}
 	_, err = s.rooms.Send(ctx, roomID, uid, spec.MRoomMember, &uid, map[string]any{"membership": spec.Leave})
 	return err

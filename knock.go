@@ -346,30 +346,22 @@ func (s *Server) RefuseKnock(ctx context.Context, roomID, sender, user, reason s
 // onMemberOrKnockAccepted is the m.room.member route: the invite
 // lifecycle (invite_api.go), then knocks.
 func (s *Server) onMemberOrKnockAccepted(a rooms.Accepted) {
-	s.onMemberAccepted(a)
-	s.onKnockMember(a)
+	c, ok := memberChangeOf(a)
+	if !ok {
+		return
+	}
+	s.onMemberAccepted(c)
+	s.onKnockMember(c)
 }
 
 // onKnockMember follows knocks in rooms this server is in: a remote
 // user's knock reaches the host (OnKnock, pending), and a local user's
 // knock that is invited or removed is answered.
-func (s *Server) onKnockMember(a rooms.Accepted) {
-	ev := a.Event
-	if ev.StateKey() == nil {
-		return
-	}
-	membership, err := ev.Membership()
-	if err != nil {
-		return
-	}
-	prev, replaced := "", ""
-	if a.Replaced != nil {
-		prev, _ = a.Replaced.Membership()
-		replaced = a.Replaced.EventID()
-	}
-	roomID, sender, target := ev.RoomID().String(), string(ev.SenderID()), *ev.StateKey()
-	reason := memberContent(ev.Content()).Reason
-	switch invites.Classify(prev, membership, sender, target) {
+func (s *Server) onKnockMember(c memberChange) {
+	a, ev := c.a, c.a.Event
+	roomID, sender, target, prev, replaced := c.roomID, c.sender, c.target, c.prev, c.replaced
+	reason := c.content.Reason
+	switch c.change {
 	case invites.ChangeKnock:
 		if a.Local {
 			return
