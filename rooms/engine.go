@@ -24,6 +24,7 @@ type Store interface {
 	ForwardExtremities(ctx context.Context, roomID string) ([]string, error)
 	ChildEvents(ctx context.Context, eventID string) ([]storage.Event, error)
 	RoomEvents(ctx context.Context, roomID string, after int64, limit int) ([]storage.Event, error)
+	EventsByTime(ctx context.Context, roomID string, ts int64, forward bool, limit int) ([]storage.Event, error)
 	WriteSnapshot(ctx context.Context, roomID string, parent int64, delta []storage.StateEntry) (int64, error)
 	Snapshot(ctx context.Context, id int64) ([]storage.StateEntry, error)
 	RedactionsFor(ctx context.Context, targetIDs []string) ([]storage.Redaction, error)

@@ -351,6 +351,13 @@ type Store interface {
 	// RoomEvents returns the accepted events of a room with StreamPos
 	// greater than after, in stream order, at most limit of them.
 	RoomEvents(ctx context.Context, roomID string, after int64, limit int) ([]Event, error)
+	// EventsByTime returns the accepted events of a room by
+	// origin_server_ts, at most limit of them (none if limit is not
+	// positive). Forward, they are those with OriginServerTS >= ts in
+	// ascending (OriginServerTS, StreamPos) order; otherwise those with
+	// OriginServerTS <= ts in descending (OriginServerTS, StreamPos)
+	// order. It reads an index, not the whole room.
+	EventsByTime(ctx context.Context, roomID string, ts int64, forward bool, limit int) ([]Event, error)
 	// CurrentState returns the room's current state events.
 	CurrentState(ctx context.Context, roomID string) ([]Event, error)
 	// StateEvent returns the current state event for (type, state key).

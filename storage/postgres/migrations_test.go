@@ -522,3 +522,30 @@ func TestStoresInSchemas(t *testing.T) {
 		t.Fatalf("public.events exists (%v, %v): a store wrote outside its schema", inPublic, err)
 	}
 }
+
+// TestUpgradeToEventsByTime opens a database at the schema just before the
+// "events by time" step, holding a room and its event: the upgrade keeps
+// them, and EventsByTime finds old and new events.
+func TestUpgradeToEventsByTime(t *testing.T) {
+	t.Parallel()
+	dsn := freshDB(t)
+	pool := rawPool(t, dsn)
+	ctx := t.Context()
+	before := stepIndex(t, "events by time")
+	if _, err := migrate(ctx, pool, migrations[:before]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `
+		INSERT INTO rooms (room_id, version, created_ts) VALUES ('!r:t', '10', 5);
+		INSERT INTO events (event_id, room_id, type, state_key, sender, depth, origin_server_ts,
+			prev_events, json, status, reject_reason, state_before, state_after)
+		VALUES ('$m', '!r:t', 'm.room.message', NULL, '@a:t', 1, 100, '{}', '{"m":1}', 'accepted', '', 0, 0);`); err != nil {
+		t.Fatal(err)
+	}
+
+	s := openDSN(t, dsn)
+	storetest.CheckUpgradedToEventsByTime(t, s)
+	if v := schemaVersion(t, pool); v != len(migrations) {
+		t.Fatalf("schema version after the upgrade: %d, want %d", v, len(migrations))
+	}
+}

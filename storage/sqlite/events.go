@@ -120,6 +120,36 @@ func (s *Store) RoomEvents(ctx context.Context, roomID string, after int64, limi
 	return evs, nil
 }
 
+// schemaEventsByTime indexes a room's accepted events by origin_server_ts
+// for EventsByTime (timestamp_to_event); stream_pos breaks ties.
+const schemaEventsByTime = `
+CREATE INDEX events_room_time ON events (room_id, origin_server_ts, stream_pos) WHERE status = 'accepted';
+`
+
+// EventsByTime returns the accepted events of a room with
+// origin_server_ts >= ts in ascending (origin_server_ts, stream_pos)
+// order when forward, else those with origin_server_ts <= ts in
+// descending order; at most limit of them (none if limit is not
+// positive). It reads the events_room_time index.
+func (s *Store) EventsByTime(ctx context.Context, roomID string, ts int64, forward bool, limit int) ([]storage.Event, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	query := `SELECT ` + eventCols + ` FROM events e
+		WHERE e.room_id = ? AND e.status = 'accepted' AND e.origin_server_ts >= ?
+		ORDER BY e.origin_server_ts, e.stream_pos LIMIT ?`
+	if !forward {
+		query = `SELECT ` + eventCols + ` FROM events e
+		WHERE e.room_id = ? AND e.status = 'accepted' AND e.origin_server_ts <= ?
+		ORDER BY e.origin_server_ts DESC, e.stream_pos DESC LIMIT ?`
+	}
+	evs, err := s.queryEvents(ctx, query, roomID, ts, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: events of %s by time: %w", roomID, err)
+	}
+	return evs, nil
+}
+
 // CurrentState returns the room's current state events, ordered by type
 // and state key.
 func (s *Store) CurrentState(ctx context.Context, roomID string) ([]storage.Event, error) {

@@ -28,6 +28,7 @@ var migrations = []migration{
 	{name: "queued PDUs by event", sql: schemaQueueEvents},
 	{name: "profiles", sql: schemaProfiles},
 	{name: "aliases and the room directory", sql: schemaAliases},
+	{name: "events by time", sql: schemaEventsByTime},
 }
 
 // migrate brings the database up to len(steps), applying the missing steps

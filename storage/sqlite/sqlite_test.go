@@ -277,6 +277,79 @@ func TestUpgradeToAliases(t *testing.T) {
 	}
 }
 
+// TestUpgradeToEventsByTime opens a file at the schema just before the
+// "events by time" step, holding a room and its event: the upgrade keeps
+// them, and EventsByTime finds old and new events.
+func TestUpgradeToEventsByTime(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	db := rawDB(t, path)
+	ctx := t.Context()
+	before := stepIndex(t, "events by time")
+	if _, err := migrate(ctx, db, migrations[:before]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `
+		INSERT INTO rooms (room_id, version, created_ts) VALUES ('!r:t', '10', 5);
+		INSERT INTO events (event_id, room_id, type, state_key, sender, depth, origin_server_ts,
+			prev_events, json, status, reject_reason, state_before, state_after)
+		VALUES ('$m', '!r:t', 'm.room.message', NULL, '@a:t', 1, 100, '[]', CAST('{"m":1}' AS BLOB), 'accepted', '', 0, 0);`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open of a version %d file: %v", before, err)
+	}
+	defer s.Close()
+	storetest.CheckUpgradedToEventsByTime(t, s)
+	if v := userVersion(t, rawDB(t, path)); v != len(migrations) {
+		t.Fatalf("user_version after the upgrade: %d, want %d", v, len(migrations))
+	}
+}
+
+// TestEventsByTimeUsesIndex checks that EventsByTime, both ways, reads the
+// events_room_time index rather than the whole room.
+func TestEventsByTimeUsesIndex(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	s.Close()
+	db := rawDB(t, path)
+	for name, q := range map[string]string{
+		"forward": `SELECT e.event_id FROM events e WHERE e.room_id = '!r:t' AND e.status = 'accepted'
+			AND e.origin_server_ts >= 5 ORDER BY e.origin_server_ts, e.stream_pos LIMIT 100`,
+		"backward": `SELECT e.event_id FROM events e WHERE e.room_id = '!r:t' AND e.status = 'accepted'
+			AND e.origin_server_ts <= 5 ORDER BY e.origin_server_ts DESC, e.stream_pos DESC LIMIT 100`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			rows, err := db.QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			var plan []string
+			for rows.Next() {
+				var id, parent, unused int
+				var detail string
+				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+					t.Fatal(err)
+				}
+				plan = append(plan, detail)
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatal(err)
+			}
+			got := strings.Join(plan, "\n")
+			if !strings.Contains(got, "events_room_time") || strings.Contains(got, "TEMP B-TREE") {
+				t.Fatalf("plan:\n%s", got)
+			}
+		})
+	}
+}
+
 // TestQueueRedactionUsesIndex checks that finding the unsent copies of a
 // redacted event reads the partial index, not the whole queue.
 func TestQueueRedactionUsesIndex(t *testing.T) {

@@ -44,6 +44,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 	t.Run("Extremities", func(t *testing.T) { testExtremities(t, open) })
 	t.Run("Events", func(t *testing.T) { testEvents(t, open) })
 	t.Run("RoomEvents", func(t *testing.T) { testRoomEvents(t, open) })
+	t.Run("EventsByTime", func(t *testing.T) { testEventsByTime(t, open) })
 	t.Run("Snapshots", func(t *testing.T) { testSnapshots(t, open) })
 	t.Run("RoomState", func(t *testing.T) { testRoomState(t, open) })
 	t.Run("ParkedEvents", func(t *testing.T) { testParked(t, open) })
