@@ -28,6 +28,7 @@ var migrations = []migration{
 	{name: "queued PDUs by event", sql: schemaQueueEvents},
 	{name: "profiles", sql: schemaProfiles},
 	{name: "aliases and the room directory", sql: schemaAliases},
+	{name: "media", sql: schemaMedia},
 }
 
 // migrationsTable records the applied steps, one row each; the schema
