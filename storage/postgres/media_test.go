@@ -69,3 +69,19 @@ func TestUpgradeToMedia(t *testing.T) {
 		t.Fatalf("Put after the upgrade: %v", err)
 	}
 }
+
+// BenchmarkMediaPut stores distinct 16 MiB files in 1 MiB chunks.
+func BenchmarkMediaPut(b *testing.B) {
+	s := openDSN(b, freshDB(b))
+	ms := s.Media()
+	content := bytes.Repeat([]byte{1}, 16<<20)
+	b.SetBytes(int64(len(content)))
+	i := 0
+	for b.Loop() {
+		i++
+		content[0], content[1], content[2] = byte(i), byte(i>>8), byte(i>>16) // distinct bytes: no dedup
+		if _, err := ms.Put(b.Context(), media.Meta{Server: "example.org", MediaID: media.NewMediaID()}, bytes.NewReader(content), int64(len(content))); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
