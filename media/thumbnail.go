@@ -128,7 +128,8 @@ func Thumbnail(r io.Reader, contentType string, spec ThumbnailSpec) (out []byte,
 		return nil, "", 0, 0, fmt.Errorf("%w: decode %s: %w", ErrNotAnImage, format, err)
 	}
 	b := img.Bounds()
-	if b.Dx() != cfg.Width || b.Dy() != cfg.Height {
+	// A GIF's first frame may be smaller than its screen, never larger.
+	if b.Empty() || b.Dx() > cfg.Width || b.Dy() > cfg.Height {
 		return nil, "", 0, 0, fmt.Errorf("%w: %s decoded to %v, header said %dx%d", ErrNotAnImage, format, b, cfg.Width, cfg.Height)
 	}
 

@@ -165,3 +165,18 @@ func TestThumbnailTruncationsNeverPanic(t *testing.T) {
 		}
 	}
 }
+
+// TestThumbnailGIFSmallFirstFrame: a first frame smaller than the GIF's
+// screen is thumbnailed from the frame.
+func TestThumbnailGIFSmallFirstFrame(t *testing.T) {
+	p := image.NewPaletted(image.Rect(10, 10, 40, 30), color.Palette{color.Black, color.White})
+	g := &gif.GIF{Image: []*image.Paletted{p}, Delay: []int{0}, Config: image.Config{Width: 100, Height: 100, ColorModel: p.Palette}}
+	var b bytes.Buffer
+	if err := gif.EncodeAll(&b, g); err != nil {
+		t.Fatal(err)
+	}
+	_, typ, w, h, err := media.Thumbnail(&b, "image/gif", media.ThumbnailSpec{Width: 15, Height: 15})
+	if err != nil || typ != "image/png" || w != 15 || h != 10 {
+		t.Fatalf("Thumbnail = %s %dx%d, %v; want image/png 15x10", typ, w, h, err)
+	}
+}
