@@ -6,7 +6,8 @@
 // migrations that bring an older database up to date at Open, and every
 // query the store runs. Like storage/sqlite it never parses event JSON or
 // queue payloads; it stores the bytes it is given next to the copied fields
-// it queries on. It imports no package of the module but storage.
+// it queries on. It imports no package of the module but storage and
+// media (its MediaStore is a media.Store).
 //
 // # Migrations
 //

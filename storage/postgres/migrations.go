@@ -29,6 +29,7 @@ var migrations = []migration{
 	{name: "profiles", sql: schemaProfiles},
 	{name: "aliases and the room directory", sql: schemaAliases},
 	{name: "events by time", sql: schemaEventsByTime},
+	{name: "media", sql: schemaMedia},
 }
 
 // migrationsTable records the applied steps, one row each; the schema
