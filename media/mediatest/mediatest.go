@@ -167,8 +167,11 @@ func testBig(t *testing.T, st media.Store) {
 	if m.Size != BigSize || m.SHA256 != want {
 		t.Fatalf("Put(big) = %+v, want size %d sha %s", m, BigSize, want)
 	}
-	// Streamed: the heap never grew by anything near the file's size.
-	if peak > BigSize/4 {
+	// Streamed: the heap never grew by anything near the file's size. The
+	// bound is half the file: a store that buffers it grows by all of it
+	// (or more), while GC lag, the race detector and tests running beside
+	// this one in the same process can add a few chunks' worth.
+	if peak > BigSize/2 {
 		t.Errorf("Put of %d MiB grew the heap by %d MiB: not streamed", BigSize>>20, peak>>20)
 	}
 	rc, om, err := st.Open(t.Context(), "example.org", "big")
@@ -182,7 +185,7 @@ func testBig(t *testing.T, st media.Store) {
 	if err != nil || n != BigSize || hex.EncodeToString(h.Sum(nil)) != want || om != m {
 		t.Fatalf("Open(big): %d bytes, %v, meta %+v", n, err, om)
 	}
-	if peak > BigSize/4 {
+	if peak > BigSize/2 {
 		t.Errorf("reading %d MiB grew the heap by %d MiB: not streamed", BigSize>>20, peak>>20)
 	}
 }
