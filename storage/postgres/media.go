@@ -227,18 +227,7 @@ func (s *MediaStore) CountBlobs(ctx context.Context) (int, error) {
 // inTx runs fn in one READ COMMITTED transaction. Unlike Store.write it
 // never runs fn twice: fn consumes a reader.
 func (s *MediaStore) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback(context.WithoutCancel(ctx))
-		return err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
+	return inTx(ctx, s.pool, fn)
 }
 
 // writeBlob streams r (at most limit bytes) into chunks of a new blob in

@@ -123,7 +123,13 @@ func (s *Store) write(ctx context.Context, op string, fn func(tx pgx.Tx) error) 
 
 // tryWrite is one attempt of write.
 func (s *Store) tryWrite(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	return inTx(ctx, s.pool, fn)
+}
+
+// inTx runs fn in one READ COMMITTED transaction of pool, committed when
+// fn returns nil and rolled back otherwise; it never runs fn twice.
+func inTx(ctx context.Context, pool *pgxpool.Pool, fn func(tx pgx.Tx) error) error {
+	tx, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
