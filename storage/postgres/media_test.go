@@ -44,32 +44,6 @@ func TestMediaNoOrphanChunks(t *testing.T) {
 	}
 }
 
-// TestUpgradeToMedia opens a database at the schema just before media,
-// holding a room: the upgrade keeps it, and media works after it.
-func TestUpgradeToMedia(t *testing.T) {
-	t.Parallel()
-	dsn := freshDB(t)
-	pool := rawPool(t, dsn)
-	ctx := t.Context()
-	before := stepIndex(t, "media")
-	if _, err := migrate(ctx, pool, migrations[:before]); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pool.Exec(ctx, `INSERT INTO rooms (room_id, version, created_ts) VALUES ('!r:t', '10', 5)`); err != nil {
-		t.Fatal(err)
-	}
-	s := openDSN(t, dsn)
-	if v := schemaVersion(t, pool); v != len(migrations) {
-		t.Fatalf("schema version after the upgrade: %d, want %d", v, len(migrations))
-	}
-	if _, err := s.Room(ctx, "!r:t"); err != nil {
-		t.Fatalf("room after the upgrade: %v", err)
-	}
-	if _, err := s.Media().Put(ctx, media.Meta{Server: "t", MediaID: "m"}, bytes.NewReader([]byte("x")), 10); err != nil {
-		t.Fatalf("Put after the upgrade: %v", err)
-	}
-}
-
 // BenchmarkMediaPut stores distinct 16 MiB files in 1 MiB chunks.
 func BenchmarkMediaPut(b *testing.B) {
 	s := openDSN(b, freshDB(b))

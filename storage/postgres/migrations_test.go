@@ -13,7 +13,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/embedmatrix/homeserver/storage"
-	"github.com/embedmatrix/homeserver/storage/storetest"
 )
 
 // rawPool opens a pool on dsn without the store, for looking at or
@@ -142,117 +141,6 @@ func TestReopenAtCurrentVersionIsNoop(t *testing.T) {
 	}
 	if v := schemaVersion(t, pool); v != len(migrations) {
 		t.Fatalf("schema version after reopen: %d, want %d", v, len(migrations))
-	}
-}
-
-// TestUpgradeToRelations opens a database at the schema before redactions
-// and relations (version 1), holding a room and its events: the upgrade
-// keeps them, whole, and they can then be related to and redacted.
-func TestUpgradeToRelations(t *testing.T) {
-	t.Parallel()
-	dsn := freshDB(t)
-	pool := rawPool(t, dsn)
-	ctx := t.Context()
-	const v1 = 1
-	if migrations[v1].name != "redactions and relations" {
-		t.Fatalf("step %d is %q: this test upgrades from the schema before redactions and relations", v1+1, migrations[v1].name)
-	}
-	if _, err := migrate(ctx, pool, migrations[:v1]); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pool.Exec(ctx, `
-		INSERT INTO rooms (room_id, version, created_ts) VALUES ('!r:t', '10', 5);
-		INSERT INTO events (event_id, room_id, type, state_key, sender, depth, origin_server_ts,
-			prev_events, json, status, reject_reason, state_before, state_after)
-		VALUES ('$m', '!r:t', 'm.room.message', NULL, '@a:t', 1, 100, '{}', '{"m":1}', 'accepted', '', 0, 0),
-			('$x', '!r:t', 'm.room.message', NULL, '@a:t', 2, 101, ARRAY['$m'::bytea], '{"x":1}', 'accepted', '', 0, 0);
-		INSERT INTO event_edges (event_id, prev_event_id) VALUES ('$x', '$m');
-		INSERT INTO receipts (room_id, user_id, type, event_id, ts) VALUES ('!r:t', '@a:t', 'm.read', '$m', 7);`); err != nil {
-		t.Fatal(err)
-	}
-
-	s := openDSN(t, dsn)
-	storetest.CheckUpgradedToRelations(t, s)
-	if v := schemaVersion(t, pool); v != len(migrations) {
-		t.Fatalf("schema version after the upgrade: %d, want %d", v, len(migrations))
-	}
-}
-
-// TestUpgradeToQueueEvents opens a database at the schema before queued
-// PDUs knew their event (version 2), holding an open transaction and
-// unsent items: they are still sent after the upgrade, and what is queued
-// after it is redacted in the queue.
-func TestUpgradeToQueueEvents(t *testing.T) {
-	t.Parallel()
-	dsn := freshDB(t)
-	pool := rawPool(t, dsn)
-	ctx := t.Context()
-	const v2 = 2
-	if migrations[v2].name != "queued PDUs by event" {
-		t.Fatalf("step %d is %q: this test upgrades from the schema before queued PDUs knew their event", v2+1, migrations[v2].name)
-	}
-	if _, err := migrate(ctx, pool, migrations[:v2]); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pool.Exec(ctx, `
-		INSERT INTO rooms (room_id, version, created_ts) VALUES ('!r:t', '10', 5);
-		INSERT INTO events (event_id, room_id, type, state_key, sender, depth, origin_server_ts,
-			prev_events, json, status, reject_reason, state_before, state_after)
-		VALUES ('$m', '!r:t', 'm.room.message', NULL, '@a:t', 1, 100, '{}', '{"m":1}', 'accepted', '', 0, 0);
-		INSERT INTO forward_extremities (room_id, event_id) VALUES ('!r:t', '$m');
-		INSERT INTO outbound_queue (destination, kind, payload, txn_id)
-		VALUES ('busy.example', 'pdu', '{"m":1}', '1.old'),
-			('old.example', 'pdu', '{"m":1}', NULL),
-			('old.example', 'edu', '{"e":1}', NULL);
-		INSERT INTO outbound_txns (destination, txn_id) VALUES ('busy.example', '1.old');`); err != nil {
-		t.Fatal(err)
-	}
-
-	s := openDSN(t, dsn)
-	storetest.CheckUpgradedToQueueEvents(t, s)
-	if v := schemaVersion(t, pool); v != len(migrations) {
-		t.Fatalf("schema version after the upgrade: %d, want %d", v, len(migrations))
-	}
-}
-
-// stepIndex returns the index in migrations of the step named name, so an
-// upgrade test starts from the schema just before it whatever was
-// appended after it.
-func stepIndex(t *testing.T, name string) int {
-	t.Helper()
-	for i, m := range migrations {
-		if m.name == name {
-			return i
-		}
-	}
-	t.Fatalf("no migration step named %q", name)
-	return 0
-}
-
-// TestUpgradeToAliases opens a database at the schema just before aliases
-// and the room directory, holding a room and its event: the upgrade keeps
-// them, and aliases and the directory work after it.
-func TestUpgradeToAliases(t *testing.T) {
-	t.Parallel()
-	dsn := freshDB(t)
-	pool := rawPool(t, dsn)
-	ctx := t.Context()
-	before := stepIndex(t, "aliases and the room directory")
-	if _, err := migrate(ctx, pool, migrations[:before]); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pool.Exec(ctx, `
-		INSERT INTO rooms (room_id, version, created_ts) VALUES ('!r:t', '10', 5);
-		INSERT INTO events (event_id, room_id, type, state_key, sender, depth, origin_server_ts,
-			prev_events, json, status, reject_reason, state_before, state_after)
-		VALUES ('$m', '!r:t', 'm.room.message', NULL, '@a:t', 1, 100, '{}', '{"m":1}', 'accepted', '', 0, 0);`); err != nil {
-		t.Fatal(err)
-	}
-
-	s := openDSN(t, dsn)
-	storetest.CheckUpgradedToAliases(t, s)
-	if v := schemaVersion(t, pool); v != len(migrations) {
-		t.Fatalf("schema version after the upgrade: %d, want %d", v, len(migrations))
 	}
 }
 
@@ -520,32 +408,5 @@ func TestStoresInSchemas(t *testing.T) {
 	var inPublic bool
 	if err := pool.QueryRow(t.Context(), `SELECT to_regclass('public.events') IS NOT NULL`).Scan(&inPublic); err != nil || inPublic {
 		t.Fatalf("public.events exists (%v, %v): a store wrote outside its schema", inPublic, err)
-	}
-}
-
-// TestUpgradeToEventsByTime opens a database at the schema just before the
-// "events by time" step, holding a room and its event: the upgrade keeps
-// them, and EventsByTime finds old and new events.
-func TestUpgradeToEventsByTime(t *testing.T) {
-	t.Parallel()
-	dsn := freshDB(t)
-	pool := rawPool(t, dsn)
-	ctx := t.Context()
-	before := stepIndex(t, "events by time")
-	if _, err := migrate(ctx, pool, migrations[:before]); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pool.Exec(ctx, `
-		INSERT INTO rooms (room_id, version, created_ts) VALUES ('!r:t', '10', 5);
-		INSERT INTO events (event_id, room_id, type, state_key, sender, depth, origin_server_ts,
-			prev_events, json, status, reject_reason, state_before, state_after)
-		VALUES ('$m', '!r:t', 'm.room.message', NULL, '@a:t', 1, 100, '{}', '{"m":1}', 'accepted', '', 0, 0);`); err != nil {
-		t.Fatal(err)
-	}
-
-	s := openDSN(t, dsn)
-	storetest.CheckUpgradedToEventsByTime(t, s)
-	if v := schemaVersion(t, pool); v != len(migrations) {
-		t.Fatalf("schema version after the upgrade: %d, want %d", v, len(migrations))
 	}
 }
