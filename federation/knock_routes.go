@@ -2,10 +2,7 @@ package federation
 
 import (
 	"context"
-	"errors"
 	"net/http"
-
-	"github.com/embedmatrix/homeserver/rooms"
 )
 
 // makeKnock serves GET /_matrix/federation/v1/make_knock/{roomID}/{userID}:
@@ -28,14 +25,7 @@ func (s *Server) makeKnock(ctx context.Context, req *request) (any, error) {
 		return nil, roomError(err)
 	}
 	proto, version, err := s.cfg.Rooms.MakeKnock(ctx, req.vars["roomID"], userID, vers)
-	if errors.Is(err, rooms.ErrIncompatibleVersion) {
-		return nil, &Error{Status: http.StatusBadRequest, ErrCode: CodeIncompatibleVer,
-			Message: "your server does not support this room's version", Extra: map[string]any{"room_version": version}}
-	}
-	if err != nil {
-		return nil, roomError(err)
-	}
-	return map[string]any{"event": s.template(proto), "room_version": version}, nil
+	return s.templateAnswer(proto, version, err)
 }
 
 // sendKnock serves PUT /_matrix/federation/v1/send_knock/{roomID}/{eventID}:

@@ -113,6 +113,13 @@ func (s *Server) makeJoin(ctx context.Context, req *request) (any, error) {
 		return nil, roomError(err)
 	}
 	proto, version, err := s.cfg.Rooms.MakeJoin(ctx, req.vars["roomID"], userID, vers)
+	return s.templateAnswer(proto, version, err)
+}
+
+// templateAnswer is the answer of make_join, make_leave and make_knock:
+// the template and the room version, or the error (a version the asking
+// server does not support names the room's version, as the spec says).
+func (s *Server) templateAnswer(proto gomatrixserverlib.ProtoEvent, version string, err error) (any, error) {
 	if errors.Is(err, rooms.ErrIncompatibleVersion) {
 		return nil, &Error{Status: http.StatusBadRequest, ErrCode: CodeIncompatibleVer,
 			Message: "your server does not support this room's version", Extra: map[string]any{"room_version": version}}
@@ -179,10 +186,7 @@ func (s *Server) makeLeave(ctx context.Context, req *request) (any, error) {
 		return nil, roomError(err)
 	}
 	proto, version, err := s.cfg.Rooms.MakeLeave(ctx, req.vars["roomID"], userID)
-	if err != nil {
-		return nil, roomError(err)
-	}
-	return map[string]any{"event": s.template(proto), "room_version": version}, nil
+	return s.templateAnswer(proto, version, err)
 }
 
 // sendLeave serves PUT /_matrix/federation/v2/send_leave/{roomID}/{eventID}.
